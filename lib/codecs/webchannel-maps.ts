@@ -1,0 +1,140 @@
+// WebChannel forward bodies: `count=N&ofs=K&reqI_key=value…` (form-urlencoded,
+// UTF-8), where map I carries map id K+I. Also the `Name:value\r\n` header
+// blocks of `headers=` (encodeInitMessageHeaders) and `$httpHeaders`.
+// Pure functions: they throw `MapsError` on hostile input, never anything else.
+
+/** The most maps one POST may carry (the client never sends more). */
+export const MAX_MAPS = 1000
+/** Fields per body: 1000 maps with a few keys each, plus count/ofs/headers. */
+export const MAX_FIELDS = 20_000
+
+export class MapsError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'MapsError'
+  }
+}
+
+/** One decoded map: raw JSON text (`__data__`), a plain map, or a map the client could not serialise. */
+export type ForwardMap =
+  | { readonly id: number, readonly kind: 'data', readonly data: string }
+  | { readonly id: number, readonly kind: 'map', readonly data: Record<string, string> }
+  | { readonly id: number, readonly kind: 'bad' }
+
+export interface ForwardBody {
+  count: number
+  /** Map id of the first map; 0 when count is 0. */
+  ofs: number
+  maps: ForwardMap[]
+  /** The handshake's `headers=` block, still encoded as `Name:value\r\n…`; null when absent. */
+  headers: string | null
+}
+
+function decode (s: string, what: string): string {
+  try {
+    return decodeURIComponent(s.includes('+') ? s.replace(/\+/g, ' ') : s)
+  } catch {
+    throw new MapsError(`malformed percent-encoding in ${what}`)
+  }
+}
+
+/**
+ * Split a form body into fields. Duplicate names are refused: a second
+ * `count` or `req0_x` can only come from a forged body.
+ */
+export function parseForm (body: string): Map<string, string> {
+  const fields = new Map<string, string>()
+  if (body === '') return fields
+  let start = 0
+  while (start <= body.length) {
+    let end = body.indexOf('&', start)
+    if (end === -1) end = body.length
+    if (end > start) {
+      if (fields.size >= MAX_FIELDS) throw new MapsError(`more than ${MAX_FIELDS} fields`)
+      const pair = body.slice(start, end)
+      const eq = pair.indexOf('=')
+      const name = decode(eq === -1 ? pair : pair.slice(0, eq), 'a field name')
+      const value = eq === -1 ? '' : decode(pair.slice(eq + 1), `field "${name.slice(0, 40)}"`)
+      if (fields.has(name)) throw new MapsError(`duplicate field "${name.slice(0, 40)}"`)
+      fields.set(name, value)
+    }
+    start = end + 1
+  }
+  return fields
+}
+
+const UINT = /^(0|[1-9]\d{0,14})$/
+const MAP_KEY = /^req(0|[1-9]\d{0,3})_(.+)$/s
+
+/** Fields → maps with their ids. Unknown top-level fields are refused. */
+export function decodeForwardBody (fields: Map<string, string>): ForwardBody {
+  const countText = fields.get('count')
+  if (countText === undefined) {
+    // A body with no fields at all (a terminate beacon, a bare retry) carries no maps.
+    if (fields.size === 0) return { count: 0, ofs: 0, maps: [], headers: null }
+    throw new MapsError('missing "count"')
+  }
+  if (!UINT.test(countText) || Number(countText) > MAX_MAPS) throw new MapsError(`"count" must be an integer from 0 to ${MAX_MAPS}`)
+  const count = Number(countText)
+  let ofs = 0
+  const ofsText = fields.get('ofs')
+  if (ofsText !== undefined) {
+    if (!UINT.test(ofsText) || !Number.isSafeInteger(Number(ofsText) + MAX_MAPS)) throw new MapsError('"ofs" must be a non-negative integer')
+    ofs = Number(ofsText)
+  } else if (count > 0) {
+    throw new MapsError('missing "ofs"')
+  }
+  const headers = fields.get('headers') ?? null
+
+  const raw: Array<Record<string, string> | undefined> = new Array(count)
+  for (const [name, value] of fields) {
+    if (name === 'count' || name === 'ofs' || name === 'headers') continue
+    const m = MAP_KEY.exec(name)
+    if (m === null) throw new MapsError(`unexpected field "${name.slice(0, 40)}"`)
+    const index = Number(m[1])
+    if (index >= count) throw new MapsError(`field "${name.slice(0, 40)}" is beyond count=${count}`)
+    // Null prototype: keys such as __proto__ stay plain data.
+    const map = raw[index] ?? (raw[index] = Object.create(null) as Record<string, string>)
+    map[m[2]] = value
+  }
+
+  const maps: ForwardMap[] = []
+  for (let i = 0; i < count; i++) {
+    const id = ofs + i
+    const map = raw[i] ?? (Object.create(null) as Record<string, string>)
+    const data = map.__data__
+    if (data !== undefined) maps.push({ id, kind: 'data', data })
+    else if (map.type === '_badmap' && Object.keys(map).length === 1) maps.push({ id, kind: 'bad' })
+    else maps.push({ id, kind: 'map', data: map })
+  }
+  return { count, ofs, maps, headers }
+}
+
+/** Parse and decode in one step. */
+export function parseForwardBody (body: string): ForwardBody {
+  return decodeForwardBody(parseForm(body))
+}
+
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$/
+
+/**
+ * `Name:value\r\n…` → lower-cased header names, keeping only `allowed` ones.
+ * Values with control characters are refused (they could smuggle headers).
+ */
+export function parseHeaderBlock (block: string, allowed: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = Object.create(null)
+  if (block.length > 16 * 1024) throw new MapsError('header block too long')
+  for (const line of block.split(/\r\n|\n/)) {
+    if (line === '') continue
+    const colon = line.indexOf(':')
+    if (colon <= 0) throw new MapsError('malformed header line')
+    const name = line.slice(0, colon).trim()
+    const value = line.slice(colon + 1).trim()
+    if (!HEADER_NAME.test(name)) throw new MapsError('malformed header name')
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) throw new MapsError('malformed header value')
+    const lower = name.toLowerCase()
+    if (allowed.includes(lower)) out[lower] = value
+  }
+  return out
+}

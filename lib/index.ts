@@ -1,0 +1,63 @@
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import websocket from '@fastify/websocket'
+import { Hub } from './hub/hub.js'
+import { resolveOptions, type WebChannelOptions } from './options.js'
+import { WebChannelApi } from './plugin/api.js'
+import { registerWebChannelRoutes } from './plugin/webchannel-routes.js'
+import { pickSubprotocol, registerWebSocketRoute } from './plugin/websocket-route.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** fastify-webchannel: handlers, channels, and emits to sessions on every transport. */
+    webchannel: WebChannelApi
+  }
+}
+
+const plugin: FastifyPluginAsync<WebChannelOptions> = async function fastifyWebchannel (fastify: FastifyInstance, rawOptions) {
+  const { ...userOptions } = rawOptions
+  const options = resolveOptions(userOptions)
+  const hub = new Hub(options, fastify.log)
+  fastify.decorate('webchannel', new WebChannelApi(hub))
+
+  if (options.websocket.enabled) {
+    if (fastify.hasDecorator('websocketServer')) {
+      throw new Error('fastify-webchannel registers @fastify/websocket itself; do not register it separately')
+    }
+    const pmd = options.websocket.perMessageDeflate
+    await fastify.register(websocket, {
+      options: {
+        maxPayload: options.websocket.maxMessageSize,
+        perMessageDeflate: pmd === false
+          ? false
+          : { zlibDeflateOptions: { level: pmd === true ? 6 : pmd.level ?? 6 }, threshold: pmd === true ? 1024 : pmd.threshold ?? 1024 },
+        handleProtocols: (offered: Set<string>) => pickSubprotocol(offered, options.websocket.subprotocols),
+      },
+      // Graceful shutdown is the hub's: close codes, bounded waits.
+      preClose: async () => { await hub.close() },
+    })
+    await registerWebSocketRoute(fastify, hub)
+  } else {
+    fastify.addHook('preClose', async () => { await hub.close() })
+  }
+  if (options.webchannel.enabled) await registerWebChannelRoutes(fastify, hub)
+}
+
+/** The plugin: `await app.register(webchannel, options)`. */
+const webchannel = fp(plugin, { fastify: '5.x', name: 'fastify-webchannel' })
+export default webchannel
+export { webchannel }
+
+export type { WebChannelOptions, WebSocketOptions, WebChannelTransportOptions, CorsOptions, OriginOption } from './options.js'
+export { WebChannelApi, ChannelApi, defineEvents, type SessionTarget, type TypedHandler, type UntypedHandler } from './plugin/api.js'
+export type { EventContext } from './events/context.js'
+export type { EventSchema, ArgsOf, ResultOf } from './events/schema.js'
+export { Session, SessionChannel } from './session/session.js'
+export type { RawMessage } from './session/inbox.js'
+export type { EndReason, TransportKind } from './transports/transport.js'
+export { OutboundMessage } from './transports/transport.js'
+export type { Adapter, Target } from './hub/adapter.js'
+export { MemoryAdapter } from './hub/adapter.js'
+export type { Authorize } from './hub/channels.js'
+export { WireError, WireErrorCode, CloseCode } from './errors.js'
+export * as errors from './errors.js'

@@ -1,0 +1,263 @@
+import type { FastifyRequest } from 'fastify'
+import { FST_WEBCHANNEL_INVALID_OPTION } from './errors.js'
+import type { EndReason } from './transports/transport.js'
+import type { Session } from './session/session.js'
+
+/** Who may open a session from a browser: compared as parsed origins (scheme://host:port). */
+export type OriginOption =
+  | 'same-origin'
+  | '*'
+  | string
+  | RegExp
+  | ReadonlyArray<string | RegExp>
+  | ((origin: string, request: FastifyRequest) => boolean)
+
+export interface WebSocketOptions {
+  /** Serve the WebSocket transport. Default true. */
+  enabled?: boolean
+  /** Path under `prefix`. Default '/ws'. */
+  path?: string
+  /** Subprotocols the server speaks, in order of preference. Default [] (none negotiated). */
+  subprotocols?: string[]
+  /** Refuse an upgrade that offers none of `subprotocols` (HTTP 400). Default false. */
+  requireSubprotocol?: boolean
+  /** Largest inbound message in bytes, after decompression; larger closes with 1009. Default 1 MiB. */
+  maxMessageSize?: number
+  /** Ping every so many ms; 0 disables. Default 30000. */
+  pingInterval?: number
+  /** Terminate a peer that has not answered a ping within this many ms. Default 10000. */
+  pongTimeout?: number
+  /** An upgrade whose Fastify hooks have not finished in this many ms is refused (HTTP 408). Default 10000. */
+  handshakeTimeout?: number
+  /** A connection whose queued bytes have not drained for this many ms is terminated. Default 30000. */
+  writeTimeout?: number
+  /** Bytes queued for one connection before the slow-consumer policy closes it with 1013. Default 4 MiB. */
+  maxBufferedBytes?: number
+  /** permessage-deflate: false (default) or true / { level, threshold }. */
+  perMessageDeflate?: boolean | { level?: number, threshold?: number }
+}
+
+export interface CorsOptions {
+  /** Exact origins allowed to call the long-poll routes cross-origin. */
+  origin: string | string[]
+  /** Send Access-Control-Allow-Credentials (the client's supportsCrossDomainXhr). Default false. */
+  credentials?: boolean
+}
+
+export interface WebChannelTransportOptions {
+  /** Serve the WebChannel long-poll transport. Default true. */
+  enabled?: boolean
+  /** Keepalive: a noop this often on an idle back channel (ms); also sent to the client as c[5]. Default 30000. */
+  keepaliveInterval?: number
+  /** A streaming back channel is ended after this long and the client reopens it (proxy caps). Default 240000. */
+  backChannelMaxAge?: number
+  /** An idle long-poll (CI=1) is answered with a noop after this long, or the client's TO if lower. Default 25000. */
+  longPollTimeout?: number
+  /** A session with no back channel for this long expires. Default 60000. */
+  sessionTimeout?: number
+  /** Messages queued and unacknowledged per session before it is stopped. Default 10000. */
+  maxPendingMessages?: number
+  /** Bytes queued and unacknowledged per session before it is stopped. Default 8 MiB. */
+  maxPendingBytes?: number
+  /** Largest forward POST body in bytes (413 beyond). Default 1 MiB. */
+  maxBodySize?: number
+  /** Cross-origin clients: off by default. */
+  cors?: false | CorsOptions
+  /** Headers a client may pass in `$httpHeaders` or the handshake's encoded `headers=`. Default ['authorization']. */
+  allowedHeaders?: string[]
+  /** gzip the streamed back channel (sync-flushed per chunk) when the client accepts it. Default true. */
+  gzip?: boolean
+}
+
+export interface WebChannelOptions {
+  /** URL prefix of every route. Default '/channel'. */
+  prefix?: string
+  /** Decode ws-wrapper envelopes (events, requests, channels). false: every message goes to the raw API. Default true. */
+  events?: boolean
+  /** Who opened the request, after the app's hooks ran. Default: `request.user ?? null`. */
+  principal?: (request: FastifyRequest) => unknown
+  /** Whether two principals are the same caller. Default: equal identity, or equal JSON. */
+  samePrincipal?: (a: unknown, b: unknown) => boolean
+  /** Origin check for every transport request. Default 'same-origin'. */
+  origin?: OriginOption
+  /** Called when a session opens (both transports). May be async. */
+  onConnection?: (session: Session) => void | Promise<void>
+  /** Called once when a session ends, with the reason. */
+  onSessionEnd?: (session: Session, reason: EndReason, code: number, detail: string) => void
+  /** Handlers get an AbortSignal that fires after this many ms; a request then fails with WEBCHANNEL_TIMEOUT. 0: none. Default 30000. */
+  handlerTimeout?: number
+  /** Requests from one client being handled at once; more are refused. Default 64. */
+  maxInflightRequests?: number
+  /** Timeout for server→client requests (ms). Default 30000. */
+  requestTimeout?: number
+  /** Raw messages waiting for a `session.messages()` reader before the session closes (1013). Default 1024. */
+  inboxLimit?: number
+  /** Sessions open at once, all transports; more are refused (503). Default 100000. */
+  maxSessions?: number
+  /** Sessions per principal (null principal not counted); more are refused (429). Default Infinity. */
+  maxSessionsPerPrincipal?: number
+  /** On app.close(): the WebSocket close code and reason sent to every session. Default 1001, 'Server shutting down'. */
+  closeCode?: number
+  closeReason?: string
+  /** On app.close(): how long to wait for handlers in flight (ms). Default 5000. */
+  shutdownTimeout?: number
+  websocket?: WebSocketOptions
+  webchannel?: WebChannelTransportOptions
+}
+
+export type ResolvedOptions = Required<Omit<WebChannelOptions, 'websocket' | 'webchannel' | 'onConnection' | 'onSessionEnd'>> & {
+  onConnection: NonNullable<WebChannelOptions['onConnection']> | null
+  onSessionEnd: NonNullable<WebChannelOptions['onSessionEnd']> | null
+  websocket: Required<WebSocketOptions>
+  webchannel: Required<WebChannelTransportOptions>
+}
+
+const MiB = 1024 * 1024
+
+export const defaults: ResolvedOptions = {
+  prefix: '/channel',
+  events: true,
+  principal: (request) => (request as { user?: unknown }).user ?? null,
+  samePrincipal: defaultSamePrincipal,
+  origin: 'same-origin',
+  onConnection: null,
+  onSessionEnd: null,
+  handlerTimeout: 30_000,
+  maxInflightRequests: 64,
+  requestTimeout: 30_000,
+  inboxLimit: 1024,
+  maxSessions: 100_000,
+  maxSessionsPerPrincipal: Infinity,
+  closeCode: 1001,
+  closeReason: 'Server shutting down',
+  shutdownTimeout: 5000,
+  websocket: {
+    enabled: true,
+    path: '/ws',
+    subprotocols: [],
+    requireSubprotocol: false,
+    maxMessageSize: 1 * MiB,
+    pingInterval: 30_000,
+    pongTimeout: 10_000,
+    handshakeTimeout: 10_000,
+    writeTimeout: 30_000,
+    maxBufferedBytes: 4 * MiB,
+    perMessageDeflate: false,
+  },
+  webchannel: {
+    enabled: true,
+    keepaliveInterval: 30_000,
+    backChannelMaxAge: 240_000,
+    longPollTimeout: 25_000,
+    sessionTimeout: 60_000,
+    maxPendingMessages: 10_000,
+    maxPendingBytes: 8 * MiB,
+    maxBodySize: 1 * MiB,
+    cors: false,
+    allowedHeaders: ['authorization'],
+    gzip: true,
+  },
+}
+
+function defaultSamePrincipal (a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false
+  try {
+    return JSON.stringify(a) === JSON.stringify(b)
+  } catch {
+    return false
+  }
+}
+
+/** Merge over the defaults and check every value; a bad one fails registration. */
+export function resolveOptions (opts: WebChannelOptions = {}): ResolvedOptions {
+  const o: ResolvedOptions = {
+    ...defaults,
+    ...stripUndefined(opts),
+    websocket: { ...defaults.websocket, ...stripUndefined(opts.websocket ?? {}) },
+    webchannel: { ...defaults.webchannel, ...stripUndefined(opts.webchannel ?? {}) },
+  } as ResolvedOptions
+
+  if (typeof o.prefix !== 'string' || !o.prefix.startsWith('/') || (o.prefix.length > 1 && o.prefix.endsWith('/'))) {
+    throw new FST_WEBCHANNEL_INVALID_OPTION('prefix', 'must start with "/" and not end with "/"')
+  }
+  if (typeof o.websocket.path !== 'string' || !o.websocket.path.startsWith('/')) {
+    throw new FST_WEBCHANNEL_INVALID_OPTION('websocket.path', 'must start with "/"')
+  }
+  for (const fn of ['principal', 'samePrincipal'] as const) {
+    if (typeof o[fn] !== 'function') throw new FST_WEBCHANNEL_INVALID_OPTION(fn, 'must be a function')
+  }
+  for (const fn of ['onConnection', 'onSessionEnd'] as const) {
+    if (o[fn] !== null && typeof o[fn] !== 'function') throw new FST_WEBCHANNEL_INVALID_OPTION(fn, 'must be a function')
+  }
+  checkOrigin(o.origin)
+  nonNegative('handlerTimeout', o.handlerTimeout)
+  positive('maxInflightRequests', o.maxInflightRequests)
+  nonNegative('requestTimeout', o.requestTimeout)
+  positive('inboxLimit', o.inboxLimit)
+  positive('maxSessions', o.maxSessions)
+  positive('maxSessionsPerPrincipal', o.maxSessionsPerPrincipal)
+  nonNegative('shutdownTimeout', o.shutdownTimeout)
+  if (!Number.isInteger(o.closeCode) || o.closeCode < 1000 || o.closeCode > 4999 || [1004, 1005, 1006, 1015].includes(o.closeCode)) {
+    throw new FST_WEBCHANNEL_INVALID_OPTION('closeCode', 'must be a valid WebSocket close code')
+  }
+  if (typeof o.closeReason !== 'string' || Buffer.byteLength(o.closeReason) > 123) {
+    throw new FST_WEBCHANNEL_INVALID_OPTION('closeReason', 'must be a string of at most 123 bytes')
+  }
+  const ws = o.websocket
+  if (!Array.isArray(ws.subprotocols) || !ws.subprotocols.every(p => typeof p === 'string' && /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(p))) {
+    throw new FST_WEBCHANNEL_INVALID_OPTION('websocket.subprotocols', 'must be an array of tokens')
+  }
+  if (ws.requireSubprotocol && ws.subprotocols.length === 0) {
+    throw new FST_WEBCHANNEL_INVALID_OPTION('websocket.requireSubprotocol', 'needs websocket.subprotocols')
+  }
+  positive('websocket.maxMessageSize', ws.maxMessageSize)
+  nonNegative('websocket.pingInterval', ws.pingInterval)
+  positive('websocket.pongTimeout', ws.pongTimeout)
+  positive('websocket.handshakeTimeout', ws.handshakeTimeout)
+  positive('websocket.writeTimeout', ws.writeTimeout)
+  positive('websocket.maxBufferedBytes', ws.maxBufferedBytes)
+  const pmd = ws.perMessageDeflate
+  if (typeof pmd !== 'boolean' && (typeof pmd !== 'object' || pmd === null ||
+      (pmd.level !== undefined && (!Number.isInteger(pmd.level) || pmd.level < 0 || pmd.level > 9)))) {
+    throw new FST_WEBCHANNEL_INVALID_OPTION('websocket.perMessageDeflate', 'must be a boolean or { level: 0..9, threshold }')
+  }
+  const wc = o.webchannel
+  positive('webchannel.keepaliveInterval', wc.keepaliveInterval)
+  positive('webchannel.backChannelMaxAge', wc.backChannelMaxAge)
+  positive('webchannel.longPollTimeout', wc.longPollTimeout)
+  positive('webchannel.sessionTimeout', wc.sessionTimeout)
+  positive('webchannel.maxPendingMessages', wc.maxPendingMessages)
+  positive('webchannel.maxPendingBytes', wc.maxPendingBytes)
+  positive('webchannel.maxBodySize', wc.maxBodySize)
+  if (wc.cors !== false && (typeof wc.cors !== 'object' || wc.cors === null ||
+      !(typeof wc.cors.origin === 'string' || (Array.isArray(wc.cors.origin) && wc.cors.origin.every(s => typeof s === 'string'))))) {
+    throw new FST_WEBCHANNEL_INVALID_OPTION('webchannel.cors', 'must be false or { origin: string | string[], credentials?: boolean }')
+  }
+  if (!Array.isArray(wc.allowedHeaders) || !wc.allowedHeaders.every(h => typeof h === 'string')) {
+    throw new FST_WEBCHANNEL_INVALID_OPTION('webchannel.allowedHeaders', 'must be an array of header names')
+  }
+  wc.allowedHeaders = wc.allowedHeaders.map(h => h.toLowerCase())
+  return o
+}
+
+function stripUndefined<T extends object> (o: T): Partial<T> {
+  const out: Partial<T> = {}
+  for (const k of Object.keys(o) as Array<keyof T>) if (o[k] !== undefined) out[k] = o[k]
+  return out
+}
+
+function positive (name: string, v: unknown): void {
+  if (typeof v !== 'number' || !(v > 0)) throw new FST_WEBCHANNEL_INVALID_OPTION(name, 'must be a positive number')
+}
+
+function nonNegative (name: string, v: unknown): void {
+  if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) throw new FST_WEBCHANNEL_INVALID_OPTION(name, 'must be a number >= 0')
+}
+
+function checkOrigin (v: unknown): void {
+  const one = (x: unknown) => typeof x === 'string' || x instanceof RegExp
+  if (one(v) || typeof v === 'function') return
+  if (Array.isArray(v) && v.every(one)) return
+  throw new FST_WEBCHANNEL_INVALID_OPTION('origin', "must be 'same-origin', '*', an origin, a RegExp, an array of those, or a function")
+}

@@ -1,0 +1,46 @@
+import type { FastifyRequest } from 'fastify'
+import type { OriginOption } from '../options.js'
+
+/** `scheme://host[:port]`, lower-cased, default ports dropped; null when unparsable. */
+export function normalizeOrigin (value: string): string | null {
+  try {
+    const u = new URL(value)
+    if (u.origin === 'null') return null
+    return u.origin.toLowerCase()
+  } catch {
+    return null
+  }
+}
+
+/**
+ * The origin check shared by every transport request. A request without an
+ * Origin header (a non-browser client, or a same-origin GET) passes; browsers
+ * send Origin on every WebSocket upgrade and cross-site POST, which is what
+ * cross-site forgery would use.
+ */
+export function originAllowed (request: FastifyRequest, option: OriginOption): boolean {
+  const header = request.headers.origin
+  if (header === undefined || option === '*') return true
+  if (typeof option === 'function') return option(header, request) === true
+  const origin = normalizeOrigin(header)
+  if (origin === null) return false
+  if (option === 'same-origin') {
+    const host = request.headers.host
+    if (host === undefined) return false
+    return new URL(origin).host === host.toLowerCase() || stripDefaultPort(origin) === stripDefaultPort(`${new URL(origin).protocol}//${host.toLowerCase()}`)
+  }
+  const list = Array.isArray(option) ? option : [option]
+  for (const entry of list as Array<string | RegExp>) {
+    if (entry instanceof RegExp) {
+      entry.lastIndex = 0
+      if (entry.test(origin)) return true
+    } else if (normalizeOrigin(entry) === origin) {
+      return true
+    }
+  }
+  return false
+}
+
+function stripDefaultPort (origin: string): string {
+  return origin.replace(/^(http:\/\/[^/]+):80$/, '$1').replace(/^(https:\/\/[^/]+):443$/, '$1')
+}

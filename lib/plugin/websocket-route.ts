@@ -1,0 +1,101 @@
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { WebSocket } from 'ws'
+import type { Hub } from '../hub/hub.js'
+import { Keepalive } from '../transports/websocket/keepalive.js'
+import { WsConnection } from '../transports/websocket/ws-connection.js'
+import { originAllowed } from './origin.js'
+
+const kUpgradeTimer = Symbol('webchannel.upgradeTimer')
+type TimedRequest = IncomingMessage & { [kUpgradeTimer]?: NodeJS.Timeout }
+
+/** The subprotocol the server picks: its first preference the client offered. */
+export function pickSubprotocol (offered: Set<string>, supported: readonly string[]): string | false {
+  for (const p of supported) if (offered.has(p)) return p
+  return false
+}
+
+function offeredProtocols (request: FastifyRequest): Set<string> {
+  const header = request.headers['sec-websocket-protocol']
+  const set = new Set<string>()
+  if (typeof header === 'string') for (const p of header.split(',')) if (p.trim() !== '') set.add(p.trim())
+  return set
+}
+
+function refuse (reply: FastifyReply, statusCode: number, code: string, message: string) {
+  return reply.code(statusCode).send({ statusCode, code, error: statusText(statusCode), message })
+}
+
+function statusText (code: number): string {
+  return ({ 400: 'Bad Request', 403: 'Forbidden', 408: 'Request Timeout', 426: 'Upgrade Required', 429: 'Too Many Requests', 503: 'Service Unavailable' } as Record<number, string>)[code] ?? 'Error'
+}
+
+/**
+ * `{prefix}{websocket.path}`: the upgrade runs through the app's Fastify hooks
+ * (a hook that replies 401/403 refuses it), then origin, subprotocol and
+ * admission checks, then the session opens.
+ */
+export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub): Promise<void> {
+  const opts = hub.options
+  const wsOpts = opts.websocket
+  const path = (opts.prefix === '/' ? '' : opts.prefix) + wsOpts.path
+  const keepalive = new Keepalive(wsOpts)
+
+  // Upgrades whose hooks have not finished within handshakeTimeout get 408.
+  const onUpgrade = (raw: TimedRequest, socket: Duplex) => {
+    const url = raw.url ?? ''
+    if (url !== path && !url.startsWith(path + '?')) return
+    raw[kUpgradeTimer] = setTimeout(() => {
+      if (!socket.destroyed) {
+        socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+        socket.destroy()
+      }
+    }, wsOpts.handshakeTimeout)
+    raw[kUpgradeTimer].unref()
+    socket.once('close', () => clearTimeout(raw[kUpgradeTimer]))
+  }
+  // Prepended: it must arm the timer before @fastify/websocket routes the request.
+  fastify.server.prependListener('upgrade', onUpgrade)
+  fastify.addHook('onClose', (_i, done) => {
+    fastify.server.off('upgrade', onUpgrade)
+    keepalive.stop()
+    done()
+  })
+
+  fastify.route({
+    method: 'GET',
+    url: path,
+    config: { compress: false },
+    // Runs after the app's own preHandler hooks, before the upgrade.
+    preHandler: async (request, reply) => {
+      const timer = (request.raw as TimedRequest)[kUpgradeTimer]
+      if (timer !== undefined) clearTimeout(timer)
+      if (!request.ws) return refuse(reply, 426, 'FST_WEBCHANNEL_UPGRADE_REQUIRED', 'This route accepts WebSocket upgrades only')
+      if (!originAllowed(request, opts.origin)) {
+        request.log.info({ origin: request.headers.origin }, 'webchannel: upgrade refused: origin')
+        return refuse(reply, 403, 'FST_WEBCHANNEL_FORBIDDEN_ORIGIN', 'Origin not allowed')
+      }
+      if (wsOpts.requireSubprotocol && pickSubprotocol(offeredProtocols(request), wsOpts.subprotocols) === false) {
+        return refuse(reply, 400, 'FST_WEBCHANNEL_SUBPROTOCOL_REQUIRED', `Offer one of these subprotocols: ${wsOpts.subprotocols.join(', ')}`)
+      }
+      const refusal = hub.admit(request)
+      if (refusal !== null) return refuse(reply, refusal.statusCode, refusal.code, refusal.message)
+    },
+    handler: (_request, reply) => refuse(reply, 426, 'FST_WEBCHANNEL_UPGRADE_REQUIRED', 'This route accepts WebSocket upgrades only'),
+    wsHandler: (socket: WebSocket, request: FastifyRequest) => {
+      const timer = (request.raw as TimedRequest)[kUpgradeTimer]
+      if (timer !== undefined) clearTimeout(timer)
+      const conn = new WsConnection(socket, wsOpts)
+      if (hub.closing) {
+        socket.close(opts.closeCode, opts.closeReason)
+        return
+      }
+      const session = hub.open({ transport: conn, request, subprotocol: socket.protocol === '' ? null : socket.protocol })
+      conn.attach(session)
+      keepalive.add(conn)
+      socket.once('close', () => keepalive.delete(conn))
+      request.log.debug({ session: session.id }, 'webchannel: websocket session opened')
+    },
+  })
+}

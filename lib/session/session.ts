@@ -1,0 +1,300 @@
+import type { FastifyRequest } from 'fastify'
+import { decodeEnvelope, encodeEvent, encodeRequest, parseEnvelope, type Inbound } from '../codecs/envelope.js'
+import { FST_WEBCHANNEL_REQUEST_TIMEOUT, FST_WEBCHANNEL_SESSION_CLOSED } from '../errors.js'
+import { OutboundMessage, type EndReason, type Transport, type TransportKind, type TransportSink } from '../transports/transport.js'
+import { Inbox, type RawMessage } from './inbox.js'
+
+/** A handler attached to one session (`session.on`): (ctx, ...args), untyped: arguments come as sent. */
+export type SessionHandler = (ctx: any, ...args: any[]) => unknown
+
+interface LocalHandler { fn: SessionHandler, once: boolean }
+
+/** What the layer above (the hub and its event router) does with a session's traffic. */
+export interface SessionOwner {
+  /** Route one decoded envelope. Resolves when the app accepted it. */
+  dispatch (session: Session, inbound: Inbound): Promise<void>
+  /** A message the event layer does not claim (non-envelope, binary, `ws-wrapper:false`). */
+  raw (session: Session, message: RawMessage): void
+  /** The session ended; free memberships and tell the app. Called once. */
+  ended (session: Session, reason: EndReason, code: number, detail: string): void
+}
+
+export interface SessionInit {
+  id: string
+  transport: Transport
+  request: FastifyRequest
+  principal: unknown
+  subprotocol: string | null
+  owner: SessionOwner
+  /** Whether ws-wrapper envelopes are decoded (false: every message is raw). */
+  events: boolean
+  /** Cap on raw messages waiting for a `messages()` reader. */
+  inboxLimit: number
+  /** Default timeout for server→client requests, in ms (0: none). */
+  requestTimeout: number
+}
+
+interface PendingRequest {
+  resolve: (v: unknown) => void
+  reject: (e: unknown) => void
+  timer: NodeJS.Timeout | null
+}
+
+/** One channel of one session, as `session.of(name)` returns it. */
+export class SessionChannel {
+  readonly session: Session
+  readonly name: string | null
+  constructor (session: Session, name: string | null) {
+    this.session = session
+    this.name = name
+  }
+
+  emit (event: string, ...args: unknown[]): boolean {
+    return this.session.send(new OutboundMessage(encodeEvent(this.name, event, args)))
+  }
+
+  request (event: string, ...args: unknown[]): Promise<unknown> {
+    return this.session.requestOn(this.name, event, args)
+  }
+
+  on (event: string, fn: SessionHandler): this {
+    this.session.addHandler(this.name, event, fn, false)
+    return this
+  }
+
+  once (event: string, fn: SessionHandler): this {
+    this.session.addHandler(this.name, event, fn, true)
+    return this
+  }
+
+  off (event: string): this {
+    this.session.removeHandler(this.name, event)
+    return this
+  }
+}
+
+/**
+ * A client's session: transport-agnostic. It owns identity, the principal, the
+ * app's per-session state, its channel memberships, its own handlers, the
+ * server→client requests in flight, and the end reason.
+ */
+export class Session implements TransportSink {
+  readonly id: string
+  readonly kind: TransportKind
+  readonly transport: Transport
+  /** The request that opened the session, after the app's hooks ran. */
+  readonly request: FastifyRequest
+  /** Whatever the app's hooks established as the caller (see the `principal` option). */
+  readonly principal: unknown
+  readonly subprotocol: string | null
+  readonly createdAt = Date.now()
+  /** Free-form per-session state for the app. */
+  readonly data: Record<string, unknown> = Object.create(null)
+  /** Channels this session is subscribed to. Managed by the hub. */
+  readonly channels = new Set<string>()
+  /** Requests from this client that are being handled now. Managed by the router. */
+  inflight = 0
+
+  private readonly owner: SessionOwner
+  private readonly events: boolean
+  private readonly requestTimeout: number
+  private readonly abort = new AbortController()
+  private readonly handlers = new Map<string, LocalHandler>()
+  private readonly pending = new Map<number, PendingRequest>()
+  private lastRequestId = 0
+  private inbox: Inbox | null = null
+  private readonly inboxLimit: number
+  private end: { reason: EndReason, code: number, detail: string } | null = null
+
+  constructor (init: SessionInit) {
+    this.id = init.id
+    this.transport = init.transport
+    this.kind = init.transport.kind
+    this.request = init.request
+    this.principal = init.principal
+    this.subprotocol = init.subprotocol
+    this.owner = init.owner
+    this.events = init.events
+    this.inboxLimit = init.inboxLimit
+    this.requestTimeout = init.requestTimeout
+  }
+
+  /** Aborted when the session ends. */
+  get signal (): AbortSignal { return this.abort.signal }
+  get closed (): boolean { return this.end !== null }
+  /** Why the session ended, once it has. */
+  get endReason (): EndReason | null { return this.end?.reason ?? null }
+  get log () { return this.request.log }
+
+  // ---- outbound -------------------------------------------------------
+
+  /** Send a prepared message; false if the session is closed or the peer is too slow. */
+  send (message: OutboundMessage): boolean {
+    if (this.end !== null) return false
+    return this.transport.send(message)
+  }
+
+  /** Emit an event on the main channel. */
+  emit (event: string, ...args: unknown[]): boolean {
+    return this.send(new OutboundMessage(encodeEvent(null, event, args)))
+  }
+
+  /** Send a request to the client on the main channel; resolves with its response. */
+  requestClient (event: string, ...args: unknown[]): Promise<unknown> {
+    return this.requestOn(null, event, args)
+  }
+
+  of (channel: string): SessionChannel {
+    return new SessionChannel(this, channel)
+  }
+
+  /** Low-level: send text as it is (no envelope). */
+  sendRaw (text: string): boolean {
+    return this.send(new OutboundMessage(text))
+  }
+
+  /** Low-level: send a binary frame (WebSocket sessions only). */
+  sendBinary (data: Buffer): boolean {
+    if (this.kind !== 'websocket') return false
+    return this.send(new OutboundMessage('', data))
+  }
+
+  requestOn (channel: string | null, event: string, args: unknown[], timeout = this.requestTimeout): Promise<unknown> {
+    if (this.end !== null) return Promise.reject(new FST_WEBCHANNEL_SESSION_CLOSED(this.id))
+    const id = ++this.lastRequestId
+    return new Promise((resolve, reject) => {
+      const entry: PendingRequest = { resolve, reject, timer: null }
+      if (timeout > 0) {
+        entry.timer = setTimeout(() => {
+          this.pending.delete(id)
+          reject(new FST_WEBCHANNEL_REQUEST_TIMEOUT(event))
+        }, timeout)
+      }
+      this.pending.set(id, entry)
+      if (!this.send(new OutboundMessage(encodeRequest(channel, event, args, id)))) {
+        this.settle(id)
+        reject(new FST_WEBCHANNEL_SESSION_CLOSED(this.id))
+      }
+    })
+  }
+
+  /** Close the session from the server side. */
+  close (code = 1000, reason = ''): void {
+    if (this.end !== null) return
+    this.transport.close(code, reason, 'server-close')
+  }
+
+  // ---- per-session handlers (highest priority in the router) -----------
+
+  addHandler (channel: string | null, event: string, fn: SessionHandler, once: boolean): void {
+    this.handlers.set(handlerKey(channel, event), { fn, once })
+  }
+
+  removeHandler (channel: string | null, event: string): void {
+    this.handlers.delete(handlerKey(channel, event))
+  }
+
+  on (event: string, fn: SessionHandler): this {
+    this.addHandler(null, event, fn, false)
+    return this
+  }
+
+  once (event: string, fn: SessionHandler): this {
+    this.addHandler(null, event, fn, true)
+    return this
+  }
+
+  /** The session's own handler for an event, consumed if it was added with once(). */
+  takeHandler (channel: string | null, event: string): SessionHandler | undefined {
+    if (this.handlers.size === 0) return undefined
+    const key = handlerKey(channel, event)
+    const h = this.handlers.get(key)
+    if (h === undefined) return undefined
+    if (h.once) this.handlers.delete(key)
+    return h.fn
+  }
+
+  // ---- raw inbound ----------------------------------------------------
+
+  /** Raw inbound messages that the event layer did not claim, for `for await`. */
+  messages (): AsyncIterable<RawMessage> {
+    if (this.inbox === null) {
+      this.inbox = new Inbox(this.inboxLimit)
+      if (this.end !== null) this.inbox.end()
+    }
+    return this.inbox
+  }
+
+  /** Called by the hub for unclaimed messages. */
+  pushRaw (message: RawMessage): void {
+    if (this.inbox !== null && !this.inbox.push(message)) {
+      this.transport.close(1013, 'Inbound queue full', 'error')
+    }
+  }
+
+  // ---- TransportSink --------------------------------------------------
+
+  receive (message: string | Record<string, unknown>): Promise<void> {
+    if (this.end !== null) return Promise.reject(new FST_WEBCHANNEL_SESSION_CLOSED(this.id))
+    if (!this.events) {
+      this.owner.raw(this, message)
+      return Promise.resolve()
+    }
+    const inbound = typeof message === 'string' ? parseEnvelope(message) : decodeEnvelope(message)
+    switch (inbound.kind) {
+      case 'ignored':
+        this.owner.raw(this, message)
+        return Promise.resolve()
+      case 'resolve':
+      case 'reject':
+        this.answer(inbound)
+        return Promise.resolve()
+      default:
+        return this.owner.dispatch(this, inbound)
+    }
+  }
+
+  receiveBinary (data: Buffer): void {
+    if (this.end === null) this.owner.raw(this, data)
+  }
+
+  ended (reason: EndReason, code: number, detail: string): void {
+    if (this.end !== null) return
+    this.end = { reason, code, detail }
+    for (const [id, p] of this.pending) {
+      this.settle(id)
+      p.reject(new FST_WEBCHANNEL_SESSION_CLOSED(this.id))
+    }
+    this.handlers.clear()
+    this.inbox?.end()
+    this.abort.abort(reason)
+    this.owner.ended(this, reason, code, detail)
+  }
+
+  private answer (inbound: Extract<Inbound, { kind: 'resolve' | 'reject' }>): void {
+    const p = this.pending.get(inbound.id)
+    if (p === undefined) return
+    this.settle(inbound.id)
+    if (inbound.kind === 'resolve') {
+      p.resolve(inbound.data)
+    } else {
+      const e = inbound.error
+      const err = new Error(typeof e === 'object' && e !== null && typeof (e as { message?: unknown }).message === 'string'
+        ? (e as { message: string }).message
+        : String(e))
+      if (typeof e === 'object' && e !== null) Object.assign(err, e)
+      p.reject(err)
+    }
+  }
+
+  private settle (id: number): void {
+    const p = this.pending.get(id)
+    if (p === undefined) return
+    if (p.timer !== null) clearTimeout(p.timer)
+    this.pending.delete(id)
+  }
+}
+
+function handlerKey (channel: string | null, event: string): string {
+  return channel === null ? event : channel + '\u0000' + event
+}

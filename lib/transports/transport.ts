@@ -1,0 +1,61 @@
+// The contract between a session and the transport that carries it. A session
+// knows nothing of HTTP or frames; a transport knows nothing of events or
+// channels. Both WebSocket and WebChannel implement `Transport`.
+
+export type TransportKind = 'websocket' | 'webchannel'
+
+/** Why a session ended. Delivered to the app's `onSessionEnd` hook. */
+export type EndReason =
+  | 'client-close' // the peer closed (WebSocket close frame, WebChannel terminate)
+  | 'server-close' // the app called session.close()
+  | 'timeout' // dead peer (no pong) or idle long-poll session expired
+  | 'error' // protocol error, oversize message, slow consumer, socket error
+  | 'shutdown' // app.close()
+
+/**
+ * One outbound message, serialised once. Fan-out hands the same instance to
+ * every recipient; transports may cache their own encoding of it (a WebSocket
+ * frame header, a WebChannel array element) on the object.
+ */
+export class OutboundMessage {
+  /** The message's JSON text (a ws-wrapper envelope, or whatever the app sent raw). */
+  readonly json: string
+  /** Binary payload for raw binary sends (WebSocket only). */
+  readonly binary: Buffer | null
+  /** Transport-owned cache of the encoded form (e.g. a prepared WebSocket frame). */
+  encoded: unknown = undefined
+
+  constructor (json: string, binary: Buffer | null = null) {
+    this.json = json
+    this.binary = binary
+  }
+}
+
+/** What a transport offers its session. */
+export interface Transport {
+  readonly kind: TransportKind
+  /**
+   * Queue one message for the peer, in order. Returns false when the
+   * per-session buffer cap is exceeded: the transport has then already begun
+   * closing the session (slow-consumer policy) and the message is dropped.
+   */
+  send (message: OutboundMessage): boolean
+  /** Close from the server side with a WebSocket-style code and reason. */
+  close (code: number, reason: string, why: EndReason): void
+  /** Bytes queued and not yet acknowledged by the peer. */
+  readonly bufferedAmount: number
+}
+
+/** What a session offers its transport: where inbound traffic and the end go. */
+export interface TransportSink {
+  /**
+   * One inbound message: JSON text, or (WebChannel maps without __data__) a
+   * plain object. Resolves once the app accepted it; rejects when it did not
+   * (WebChannel then withholds the acknowledgement so the client resends).
+   */
+  receive (message: string | Record<string, unknown>): Promise<void>
+  /** Binary frames (WebSocket only) go straight to the raw hook. */
+  receiveBinary? (data: Buffer): void
+  /** The transport is gone. Called exactly once. */
+  ended (reason: EndReason, code: number, detail: string): void
+}
