@@ -254,7 +254,10 @@ export class Hub implements SessionOwner, BuiltinHandlers {
     for (const s of [...this.sessions.values()]) s.transport.close(this.options.closeCode, this.options.closeReason, 'shutdown')
     await withTimeout(gone, limit)
     // Whatever did not confirm in time is cut.
-    for (const s of [...this.sessions.values()]) s.ended('shutdown', this.options.closeCode, 'shutdown timeout')
+    for (const s of [...this.sessions.values()]) {
+      s.transport.abort?.('shutdown')
+      s.ended('shutdown', this.options.closeCode, 'shutdown timeout')
+    }
     await this.adapter.close()
   }
 }

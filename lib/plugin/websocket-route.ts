@@ -8,7 +8,9 @@ import { WsConnection } from '../transports/websocket/ws-connection.js'
 import { originAllowed } from './origin.js'
 
 const kUpgradeTimer = Symbol('webchannel.upgradeTimer')
-type TimedRequest = IncomingMessage & { [kUpgradeTimer]?: NodeJS.Timeout }
+const kUpgradeSocket = Symbol('webchannel.upgradeSocket')
+const kUpgraded = Symbol('webchannel.upgraded')
+type TimedRequest = IncomingMessage & { [kUpgradeTimer]?: NodeJS.Timeout, [kUpgradeSocket]?: Duplex, [kUpgraded]?: boolean }
 
 /** The subprotocol the server picks: its first preference the client offered. */
 export function pickSubprotocol (offered: Set<string>, supported: readonly string[]): string | false {
@@ -46,6 +48,10 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
   const onUpgrade = (raw: TimedRequest, socket: Duplex) => {
     const url = raw.url ?? ''
     if (url !== path && !url.startsWith(path + '?')) return
+    raw[kUpgradeSocket] = socket
+    // A refused upgrade's socket is not closed by Node (no HTTP parser owns it):
+    // once the client hangs up, free it, or app.close() waits on it forever.
+    socket.once('end', () => { if (raw[kUpgraded] !== true) socket.destroy() })
     raw[kUpgradeTimer] = setTimeout(() => {
       if (!socket.destroyed) {
         socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
@@ -57,6 +63,15 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
   }
   // Prepended: it must arm the timer before @fastify/websocket routes the request.
   fastify.server.prependListener('upgrade', onUpgrade)
+  // A refused upgrade must free its socket. @fastify/websocket only does so when
+  // its own onRequest hook ran, which an app hook that replies first prevents;
+  // the half-open socket would then hold app.close() forever.
+  fastify.addHook('onResponse', (request, _reply, done) => {
+    const raw = request.raw as TimedRequest
+    const socket = raw[kUpgradeSocket]
+    if (socket !== undefined && raw[kUpgraded] !== true) socket.destroy()
+    done()
+  })
   fastify.addHook('onClose', (_i, done) => {
     fastify.server.off('upgrade', onUpgrade)
     keepalive.stop()
@@ -84,8 +99,9 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
     },
     handler: (_request, reply) => refuse(reply, 426, 'FST_WEBCHANNEL_UPGRADE_REQUIRED', 'This route accepts WebSocket upgrades only'),
     wsHandler: (socket: WebSocket, request: FastifyRequest) => {
-      const timer = (request.raw as TimedRequest)[kUpgradeTimer]
-      if (timer !== undefined) clearTimeout(timer)
+      const raw = request.raw as TimedRequest
+      raw[kUpgraded] = true
+      if (raw[kUpgradeTimer] !== undefined) clearTimeout(raw[kUpgradeTimer])
       const conn = new WsConnection(socket, wsOpts)
       if (hub.closing) {
         socket.close(opts.closeCode, opts.closeReason)

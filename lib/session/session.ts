@@ -7,7 +7,8 @@ import { Inbox, type RawMessage } from './inbox.js'
 /** A handler attached to one session (`session.on`): (ctx, ...args), untyped: arguments come as sent. */
 export type SessionHandler = (ctx: any, ...args: any[]) => unknown
 
-interface LocalHandler { fn: SessionHandler, once: boolean }
+/** A session's handlers for one event: a one-time handler runs before the standing one. */
+interface LocalHandlers { once: SessionHandler | null, on: SessionHandler | null }
 
 /** What the layer above (the hub and its event router) does with a session's traffic. */
 export interface SessionOwner {
@@ -99,7 +100,7 @@ export class Session implements TransportSink {
   private readonly events: boolean
   private readonly requestTimeout: number
   private readonly abort = new AbortController()
-  private readonly handlers = new Map<string, LocalHandler>()
+  private readonly handlers = new Map<string, LocalHandlers>()
   private readonly pending = new Map<number, PendingRequest>()
   private lastRequestId = 0
   private inbox: Inbox | null = null
@@ -187,7 +188,14 @@ export class Session implements TransportSink {
   // ---- per-session handlers (highest priority in the router) -----------
 
   addHandler (channel: string | null, event: string, fn: SessionHandler, once: boolean): void {
-    this.handlers.set(handlerKey(channel, event), { fn, once })
+    const key = handlerKey(channel, event)
+    let h = this.handlers.get(key)
+    if (h === undefined) {
+      h = { once: null, on: null }
+      this.handlers.set(key, h)
+    }
+    if (once) h.once = fn
+    else h.on = fn
   }
 
   removeHandler (channel: string | null, event: string): void {
@@ -210,8 +218,11 @@ export class Session implements TransportSink {
     const key = handlerKey(channel, event)
     const h = this.handlers.get(key)
     if (h === undefined) return undefined
-    if (h.once) this.handlers.delete(key)
-    return h.fn
+    const once = h.once
+    if (once === null) return h.on ?? undefined
+    h.once = null
+    if (h.on === null) this.handlers.delete(key)
+    return once
   }
 
   // ---- raw inbound ----------------------------------------------------

@@ -42,6 +42,8 @@ export interface Transport {
   send (message: OutboundMessage): boolean
   /** Close from the server side with a WebSocket-style code and reason. */
   close (code: number, reason: string, why: EndReason): void
+  /** Cut the connection now, without a close handshake (shutdown timeout). */
+  abort? (why: EndReason): void
   /** Bytes queued and not yet acknowledged by the peer. */
   readonly bufferedAmount: number
 }

@@ -12,7 +12,7 @@ export interface Started {
 export async function startApp (options: WebChannelOptions = {}, setup?: (app: FastifyInstance) => void | Promise<void>, pre?: (app: FastifyInstance) => void | Promise<void>): Promise<Started> {
   const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'silent' } })
   if (pre !== undefined) await pre(app)
-  await app.register(webchannel, options)
+  await app.register(webchannel, process.env.NO_WC === '1' ? { ...options, webchannel: { ...options.webchannel, enabled: false } } : options)
   if (setup !== undefined) await setup(app)
   await app.listen({ host: '127.0.0.1', port: 0 })
   const port = (app.server.address() as { port: number }).port

@@ -23,12 +23,14 @@ export async function connectWs (url: string, options: WebSocket.ClientOptions &
   return { ws, wrapper, closed }
 }
 
-/** Try to upgrade and return the HTTP refusal (status and JSON body). */
+/** Try to upgrade and return the HTTP refusal (status and JSON body); statusCode 0: connection refused. */
 export async function refusedUpgrade (url: string, options: WebSocket.ClientOptions & { protocols?: string | string[] } = {}): Promise<{ statusCode: number, body: any }> {
   const { protocols, ...rest } = options
   const ws = new WebSocket(url, protocols, rest)
-  ws.on('error', () => {})
-  const [, res] = await once(ws, 'unexpected-response') as [unknown, import('node:http').IncomingMessage]
+  const failed = new Promise<null>(resolve => ws.on('error', () => resolve(null)))
+  const responded = once(ws, 'unexpected-response').then(([, res]) => res as import('node:http').IncomingMessage)
+  const res = await Promise.race([responded, failed])
+  if (res === null) return { statusCode: 0, body: null }
   let text = ''
   for await (const chunk of res) text += chunk
   ws.terminate()

@@ -51,6 +51,8 @@ export class WsConnection implements Transport {
       sink.receive(buf.toString()).catch(noop)
     })
     socket.on('pong', () => { this.awaitingPong = false })
+    // ws reports protocol violations (oversize, bad UTF-8, bad frames) here before closing.
+    socket.on('error', () => { if (this.why === null) this.why = 'error' })
     socket.on('close', (code: number, reason: Buffer) => {
       const why = this.why ?? (code === 1009 || code === 1002 || code === 1007 ? 'error' : 'client-close')
       sink.ended(why, code, reason.toString())
@@ -87,6 +89,10 @@ export class WsConnection implements Transport {
     } else if (socket.readyState === 3) {
       this.sink?.ended(why, code, reason)
     }
+  }
+
+  abort (why: EndReason): void {
+    this.terminate(why)
   }
 
   /** Cut the TCP connection now (dead peer, write timeout, shutdown timeout). */
