@@ -141,7 +141,7 @@ t.test('a slow consumer is closed with 1013 and never blocks other recipients', 
   await all
   t.equal(received, count, 'the fast subscriber got every message')
   const [end] = await ended.count(1)
-  t.equal(end.code === 1013 || end.code === 1006, true, 'closed as a slow consumer')
+  t.equal(end.code, 1013, 'closed as a slow consumer')
   t.equal(end.reason, 'error')
   t.equal(end.session.id, (await opened.nth(1)).id, 'it was the slow one')
   fast.ws.close()

@@ -102,7 +102,7 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
       const raw = request.raw as TimedRequest
       raw[kUpgraded] = true
       if (raw[kUpgradeTimer] !== undefined) clearTimeout(raw[kUpgradeTimer])
-      const conn = new WsConnection(socket, wsOpts)
+      const conn = new WsConnection(socket, request.raw.socket, wsOpts)
       if (hub.closing) {
         socket.close(opts.closeCode, opts.closeReason)
         return

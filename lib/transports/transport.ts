@@ -14,16 +14,17 @@ export type EndReason =
 
 /**
  * One outbound message, serialised once. Fan-out hands the same instance to
- * every recipient; transports may cache their own encoding of it (a WebSocket
- * frame header, a WebChannel array element) on the object.
+ * every recipient; the WebSocket transport caches its frame on the object.
  */
 export class OutboundMessage {
   /** The message's JSON text (a ws-wrapper envelope, or whatever the app sent raw). */
   readonly json: string
   /** Binary payload for raw binary sends (WebSocket only). */
   readonly binary: Buffer | null
-  /** Transport-owned cache of the encoded form (e.g. a prepared WebSocket frame). */
-  encoded: unknown = undefined
+  /** The payload as bytes, encoded once for every WebSocket recipient. */
+  wsPayload: Buffer | null = null
+  /** The complete WebSocket frame, built once for every recipient without compression. */
+  wsFrame: Buffer | null = null
 
   constructor (json: string, binary: Buffer | null = null) {
     this.json = json

@@ -1,40 +1,45 @@
+import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
+import { encodeFrame } from '../../codecs/ws-frame.js'
 import type { EndReason, OutboundMessage, Transport, TransportSink } from '../transport.js'
+import { corkForThisTurn } from './write-batch.js'
 
 export interface WsConnectionOptions {
   /** Bytes queued before the slow-consumer policy closes with 1013. */
   maxBufferedBytes: number
 }
 
-/** The payload bytes of a message, encoded once and shared by every recipient. */
-function payloadOf (message: OutboundMessage): Buffer {
-  let b = message.encoded as Buffer | undefined
-  if (b === undefined) {
-    b = message.binary ?? Buffer.from(message.json)
-    message.encoded = b
-  }
-  return b
-}
-
 /**
- * One WebSocket carrying one session. Writes never block other recipients:
- * a peer that lets more than `maxBufferedBytes` pile up is closed with 1013
- * (try again later) and its messages are dropped.
+ * One WebSocket carrying one session. Without permessage-deflate every
+ * message is written as a frame prepared once for all recipients, straight to
+ * the TCP socket, corked for the rest of the event-loop turn so that several
+ * frames leave in one write. Writes never block other recipients: a peer that
+ * lets more than `maxBufferedBytes` pile up is closed with 1013.
  */
 export class WsConnection implements Transport {
   readonly kind = 'websocket' as const
   readonly socket: WebSocket
+  /** The upgraded TCP socket (the request's socket); ws writes to it synchronously too. */
+  private readonly tcp: Socket
+  /** permessage-deflate negotiated: frames differ per connection, so ws frames them. */
+  private readonly deflate: boolean
   private sink: TransportSink | null = null
   private readonly options: WsConnectionOptions
   private why: EndReason | null = null
+  /** The close frame we sent, reported even if the peer never answered it. */
+  private sent: { code: number, reason: string } | null = null
   /** Ping bookkeeping for the keepalive sweep. */
   awaitingPong = false
   /** When the send buffer was last seen non-empty without draining (0: drained). */
   stalledSince = 0
+  /** Bytes still queued from earlier turns when this turn's first frame was written. */
+  private backlog = 0
 
-  constructor (socket: WebSocket, options: WsConnectionOptions) {
+  constructor (socket: WebSocket, tcp: Socket, options: WsConnectionOptions) {
     this.socket = socket
+    this.tcp = tcp
     this.options = options
+    this.deflate = socket.extensions.includes('permessage-deflate')
   }
 
   /** Wire the socket's events to the session. */
@@ -54,8 +59,9 @@ export class WsConnection implements Transport {
     // ws reports protocol violations (oversize, bad UTF-8, bad frames) here before closing.
     socket.on('error', () => { if (this.why === null) this.why = 'error' })
     socket.on('close', (code: number, reason: Buffer) => {
-      const why = this.why ?? (code === 1009 || code === 1002 || code === 1007 ? 'error' : 'client-close')
-      sink.ended(why, code, reason.toString())
+      const why = this.why ?? 'client-close'
+      if (this.sent !== null) sink.ended(why, this.sent.code, this.sent.reason)
+      else sink.ended(why, code, reason.toString())
     })
   }
 
@@ -66,11 +72,22 @@ export class WsConnection implements Transport {
   send (message: OutboundMessage): boolean {
     const socket = this.socket
     if (socket.readyState !== 1) return false
-    if (socket.bufferedAmount > this.options.maxBufferedBytes) {
+    const tcp = this.tcp
+    // Judge the peer by what it left unread from earlier turns, not by this
+    // turn's burst, which is still corked and has had no chance to drain.
+    if (corkForThisTurn(tcp)) this.backlog = tcp.writableLength
+    if (this.backlog > this.options.maxBufferedBytes) {
       this.close(1013, 'Slow consumer', 'error')
       return false
     }
-    socket.send(payloadOf(message), { binary: message.binary !== null })
+    const binary = message.binary !== null
+    if (message.wsPayload === null) message.wsPayload = message.binary ?? Buffer.from(message.json)
+    if (this.deflate) {
+      socket.send(message.wsPayload, { binary })
+    } else {
+      if (message.wsFrame === null) message.wsFrame = encodeFrame(message.wsPayload, binary)
+      tcp.write(message.wsFrame)
+    }
     return true
   }
 
@@ -79,13 +96,10 @@ export class WsConnection implements Transport {
     this.why = why
     const socket = this.socket
     if (socket.readyState === 0 || socket.readyState === 1) {
+      this.sent = { code, reason }
+      socket.close(code, reason)
       // A peer too slow to read its messages will not read a close frame either.
-      if (why === 'error' && code === 1013) {
-        socket.close(code, reason)
-        setTimeout(() => socket.terminate(), 1000).unref()
-      } else {
-        socket.close(code, reason)
-      }
+      if (why === 'error' && code === 1013) setTimeout(() => socket.terminate(), 1000).unref()
     } else if (socket.readyState === 3) {
       this.sink?.ended(why, code, reason)
     }
