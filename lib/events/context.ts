@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
+import type { Principal } from '../session/principal.js'
 import type { Session } from '../session/session.js'
 
 /** What a handler gets besides its arguments. */
@@ -22,7 +23,7 @@ export class EventContext {
   }
 
   /** The principal that opened the session. */
-  get principal (): unknown { return this.session.principal }
+  get principal (): Principal | null { return this.session.principal }
   get log (): FastifyBaseLogger { return this.session.request.log }
 
   /**

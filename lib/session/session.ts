@@ -3,6 +3,7 @@ import { decodeEnvelope, encodeEvent, encodeRequest, parseEnvelope, type Inbound
 import { FST_WEBCHANNEL_REQUEST_TIMEOUT, FST_WEBCHANNEL_SESSION_CLOSED } from '../errors.js'
 import { OutboundMessage, type EndReason, type Transport, type TransportKind, type TransportSink } from '../transports/transport.js'
 import { Inbox, type RawMessage } from './inbox.js'
+import type { Principal } from './principal.js'
 
 /** A handler attached to one session (`session.on`): (ctx, ...args), untyped: arguments come as sent. */
 export type SessionHandler = (ctx: any, ...args: any[]) => unknown
@@ -85,8 +86,8 @@ export class Session implements TransportSink {
   readonly transport: Transport
   /** The request that opened the session, after the app's hooks ran. */
   readonly request: FastifyRequest
-  /** Whatever the app's hooks established as the caller (see the `principal` option). */
-  readonly principal: unknown
+  /** Whatever the app's hooks established as the caller (see the `principal` option); null when none. */
+  readonly principal: Principal | null
   readonly subprotocol: string | null
   readonly createdAt = Date.now()
   /** Free-form per-session state for the app. */
@@ -112,7 +113,7 @@ export class Session implements TransportSink {
     this.transport = init.transport
     this.kind = init.transport.kind
     this.request = init.request
-    this.principal = init.principal
+    this.principal = init.principal as Principal | null
     this.subprotocol = init.subprotocol
     this.owner = init.owner
     this.events = init.events

@@ -55,3 +55,17 @@ describe('the app.webchannel decorator', () => {
     })
   })
 })
+
+declare module '../../lib/index.js' {
+  interface PrincipalRegistry { principal: { id: string, name: string } }
+}
+
+describe('the principal type', () => {
+  test('is the one the app declared, on sessions and contexts', () => {
+    app.webchannel.on('whoami', (ctx) => {
+      expect(ctx.principal).type.toBe<{ id: string, name: string } | null>()
+      return ctx.principal?.name
+    })
+    app.webchannel.channel('team:*', { authorize: (session) => session.principal?.name === 'admin' })
+  })
+})
