@@ -112,10 +112,10 @@ t.test('in-flight requests are capped per session', async t => {
   c.ws.close()
 })
 
-t.test('handler timeout aborts the signal and answers WEBCHANNEL_TIMEOUT', async t => {
+t.test('a per-event handler timeout aborts the signal and answers WEBCHANNEL_TIMEOUT', async t => {
   let aborted: Promise<unknown> | null = null
-  const s = await startApp({ handlerTimeout: 150 }, app => {
-    app.webchannel.on('hang', (ctx) => {
+  const s = await startApp({ handlerTimeout: 60_000 }, app => {
+    app.webchannel.on('hang', { timeout: 150 }, (ctx) => {
       aborted = new Promise(resolve => ctx.signal.addEventListener('abort', () => resolve(ctx.signal.reason)))
       return new Promise(() => {})
     })

@@ -114,7 +114,7 @@ export class Router {
       }
     }
 
-    const ctx = new EventContext(session, channel, name, id, this.options.handlerTimeout)
+    const ctx = new EventContext(session, channel, name, id, schema?.timeout ?? this.options.handlerTimeout)
     let result: unknown
     try {
       result = own !== undefined ? own(ctx, ...args) : registered!.fn(ctx, ...args)

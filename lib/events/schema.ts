@@ -8,6 +8,8 @@ export interface EventSchema {
   args?: readonly TSchema[]
   /** The response a request handler returns (checked before it is sent). */
   response?: TSchema
+  /** This event's handler timeout in ms, overriding the `handlerTimeout` option (0: none). */
+  timeout?: number
 }
 
 /** The handler's argument tuple, inferred from `args`. */
@@ -25,6 +27,8 @@ export interface ValidationFailure {
 }
 
 export interface CompiledSchema {
+  /** Per-event handler timeout; null: the plugin's default. */
+  timeout: number | null
   /** Returns null when the value is valid. */
   checkArgs: ((args: unknown[]) => ValidationFailure | null) | null
   checkResponse: ((value: unknown) => ValidationFailure | null) | null
@@ -50,7 +54,7 @@ function checker (schema: TSchema, event: string, what: string): (v: unknown) =>
 
 /** Compile once, at registration. */
 export function compileSchema (event: string, schema: EventSchema | undefined): CompiledSchema {
-  if (schema === undefined) return { checkArgs: null, checkResponse: null }
+  if (schema === undefined) return { checkArgs: null, checkResponse: null, timeout: null }
   if (typeof schema !== 'object' || schema === null) throw new FST_WEBCHANNEL_INVALID_SCHEMA(event, 'expected { args?, response? }')
   let checkArgs: CompiledSchema['checkArgs'] = null
   if (schema.args !== undefined) {
@@ -66,5 +70,9 @@ export function compileSchema (event: string, schema: EventSchema | undefined): 
     if (typeof schema.response !== 'object' || schema.response === null) throw new FST_WEBCHANNEL_INVALID_SCHEMA(event, 'response must be a schema')
     checkResponse = checker(schema.response, event, 'response')
   }
-  return { checkArgs, checkResponse }
+  const timeout = schema.timeout ?? null
+  if (timeout !== null && (typeof timeout !== 'number' || !(timeout >= 0) || !Number.isFinite(timeout))) {
+    throw new FST_WEBCHANNEL_INVALID_SCHEMA(event, 'timeout must be a number >= 0')
+  }
+  return { checkArgs, checkResponse, timeout }
 }
