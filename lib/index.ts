@@ -19,6 +19,7 @@ const plugin: FastifyPluginAsync<WebChannelOptions> = async function fastifyWebc
   const options = resolveOptions(userOptions)
   const hub = new Hub(options, fastify.log)
   fastify.decorate('webchannel', new WebChannelApi(hub))
+  if (options.adapter !== null) await hub.setAdapter(options.adapter)
 
   if (options.websocket.enabled) {
     if (fastify.hasDecorator('websocketServer')) {
@@ -59,6 +60,7 @@ export type { EndReason, TransportKind } from './transports/transport.js'
 export { OutboundMessage } from './transports/transport.js'
 export type { Adapter, Target } from './hub/adapter.js'
 export { MemoryAdapter } from './hub/adapter.js'
+export { RedisAdapter, type RedisAdapterOptions, type RedisLike } from './hub/redis-adapter.js'
 export type { Authorize } from './hub/channels.js'
 export { WireError, WireErrorCode, CloseCode } from './errors.js'
 export * as errors from './errors.js'

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import { FST_WEBCHANNEL_INVALID_OPTION } from './errors.js'
 import type { EndReason } from './transports/transport.js'
 import type { Session } from './session/session.js'
+import type { Adapter } from './hub/adapter.js'
 
 /** Who may open a session from a browser: compared as parsed origins (scheme://host:port). */
 export type OriginOption =
@@ -101,11 +102,14 @@ export interface WebChannelOptions {
   closeReason?: string
   /** On app.close(): how long to wait for handlers in flight (ms). Default 5000. */
   shutdownTimeout?: number
+  /** Cross-instance fan-out (e.g. `new RedisAdapter({ pub, sub })`). Default: in-memory, this instance only. */
+  adapter?: Adapter
   websocket?: WebSocketOptions
   webchannel?: WebChannelTransportOptions
 }
 
-export type ResolvedOptions = Required<Omit<WebChannelOptions, 'websocket' | 'webchannel' | 'onConnection' | 'onSessionEnd'>> & {
+export type ResolvedOptions = Required<Omit<WebChannelOptions, 'websocket' | 'webchannel' | 'onConnection' | 'onSessionEnd' | 'adapter'>> & {
+  adapter: Adapter | null
   onConnection: NonNullable<WebChannelOptions['onConnection']> | null
   onSessionEnd: NonNullable<WebChannelOptions['onSessionEnd']> | null
   websocket: Required<WebSocketOptions>
@@ -122,6 +126,7 @@ export const defaults: ResolvedOptions = {
   origin: 'same-origin',
   onConnection: null,
   onSessionEnd: null,
+  adapter: null,
   handlerTimeout: 30_000,
   maxInflightRequests: 64,
   requestTimeout: 30_000,
@@ -191,6 +196,9 @@ export function resolveOptions (opts: WebChannelOptions = {}): ResolvedOptions {
     if (o[fn] !== null && typeof o[fn] !== 'function') throw new FST_WEBCHANNEL_INVALID_OPTION(fn, 'must be a function')
   }
   checkOrigin(o.origin)
+  if (o.adapter !== null && (typeof o.adapter !== 'object' || typeof o.adapter.publish !== 'function' || typeof o.adapter.init !== 'function')) {
+    throw new FST_WEBCHANNEL_INVALID_OPTION('adapter', 'must implement Adapter (init, publish, close)')
+  }
   nonNegative('handlerTimeout', o.handlerTimeout)
   positive('maxInflightRequests', o.maxInflightRequests)
   nonNegative('requestTimeout', o.requestTimeout)

@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto'
+import t, { type Test } from 'tap'
+import { Redis } from 'ioredis'
+import { RedisAdapter } from '../lib/index.js'
+import { startApp, type Started } from './helpers/app.js'
+import { OpenLog } from './helpers/events.js'
+import { connectWs, nextFrame } from './helpers/ws-client.js'
+
+// Real Redis on 127.0.0.1:6379 (scripts/ensure-test-env.sh starts one when missing).
+async function instance (t: Test, key: string, opened?: OpenLog): Promise<Started> {
+  const pub = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 1 })
+  const sub = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 1 })
+  await pub.connect()
+  await sub.connect()
+  const s = await startApp({ adapter: new RedisAdapter({ pub, sub, key }), onConnection: opened?.hook }, app => {
+    app.webchannel.channel('room:*')
+    app.webchannel.on('say', (_ctx, room: string, text: string) => app.webchannel.emit(room, 'said', text))
+  })
+  t.teardown(async () => {
+    await s.app.close()
+    pub.disconnect()
+    sub.disconnect()
+  })
+  return s
+}
+
+t.test('two instances share channels, sessions and broadcasts through Redis', async t => {
+  const key = 'fwc-test-' + randomBytes(6).toString('hex')
+  const opened2 = new OpenLog()
+  const one = await instance(t, key)
+  const two = await instance(t, key, opened2)
+  const a = await connectWs(one.wsUrl)
+  const b = await connectWs(two.wsUrl)
+  await a.wrapper.request('subscribe', 'room:x')
+  await b.wrapper.request('subscribe', 'room:x')
+
+  // A client on instance one speaks; the subscriber on instance two hears it.
+  const heard = new Promise(resolve => b.wrapper.of('room:x').once('said', resolve))
+  const echoed = new Promise(resolve => a.wrapper.of('room:x').once('said', resolve))
+  t.equal(await a.wrapper.request('say', 'room:x', 'hello across'), 1, 'one local delivery on instance one')
+  t.equal(await heard, 'hello across')
+  t.equal(await echoed, 'hello across', 'and the local subscriber exactly once')
+
+  // Ordering holds across the bus.
+  const got: number[] = []
+  const done = new Promise<void>(resolve => b.wrapper.of('room:x').on('n', (n: number) => { got.push(n); if (got.length === 200) resolve() }))
+  for (let i = 0; i < 200; i++) one.app.webchannel.emit('room:x', 'n', i)
+  await done
+  t.same(got, Array.from({ length: 200 }, (_, i) => i))
+
+  // A session on instance two, addressed by id from instance one.
+  const bSession = await opened2.nth(1)
+  const direct = nextFrame(b.ws)
+  t.equal(one.app.webchannel.to(bSession.id).emit('direct', 'to b'), 0, 'not local to instance one')
+  t.same(await direct, { a: ['direct', 'to b'] })
+
+  const all = Promise.all([nextFrame(a.ws), nextFrame(b.ws)])
+  one.app.webchannel.broadcast('everyone', 1)
+  t.same(await all, [{ a: ['everyone', 1] }, { a: ['everyone', 1] }])
+  a.ws.close()
+  b.ws.close()
+})
+
+t.test('instances with different keys do not hear each other', async t => {
+  const one = await instance(t, 'fwc-test-' + randomBytes(6).toString('hex'))
+  const two = await instance(t, 'fwc-test-' + randomBytes(6).toString('hex'))
+  const b = await connectWs(two.wsUrl)
+  await b.wrapper.request('subscribe', 'room:y')
+  let stray = 0
+  b.wrapper.of('room:y').on('said', () => { stray++ })
+  one.app.webchannel.emit('room:y', 'said', 'lost')
+  // Prove the bus is live for instance two, and that nothing arrived before.
+  const own = new Promise(resolve => b.wrapper.of('room:y').once('mine', resolve))
+  two.app.webchannel.emit('room:y', 'mine', 'ok')
+  t.equal(await own, 'ok')
+  t.equal(stray, 0)
+  b.ws.close()
+})
