@@ -1,7 +1,7 @@
 import type { Inbound, WireErrorBody } from '../codecs/envelope.js'
 import { encodeReject, encodeResolve } from '../codecs/envelope.js'
 import { FST_WEBCHANNEL_DUPLICATE_HANDLER, FST_WEBCHANNEL_RESERVED_EVENT, WireError, WireErrorCode } from '../errors.js'
-import { PatternTable } from '../hub/channel-pattern.js'
+import { PatternTable } from './pattern-table.js'
 import type { Session } from '../session/session.js'
 import { OutboundMessage } from '../transports/transport.js'
 import { EventContext } from './context.js'

@@ -1,6 +1,6 @@
 import { FST_WEBCHANNEL_DUPLICATE_CHANNEL, FST_WEBCHANNEL_INVALID_OPTION } from '../errors.js'
 import type { Session } from '../session/session.js'
-import { PatternTable } from './channel-pattern.js'
+import { PatternTable } from '../events/pattern-table.js'
 
 /** Decides whether a session may join a channel. Any falsy result or a throw refuses. */
 export type Authorize = (session: Session, name: string) => boolean | Promise<boolean>
