@@ -1,7 +1,7 @@
 import t from 'tap'
 import * as wsModule from 'ws'
 import { decodeEnvelope, encodeEvent, encodeReject, encodeRequest, encodeResolve, parseEnvelope } from '../lib/codecs/envelope.js'
-import { encodeFrame } from '../lib/codecs/ws-frame.js'
+import { encodeBinaryFrame, encodeTextFrame } from '../lib/codecs/ws-frame.js'
 
 // ws's frame parser, as its client uses it.
 const Receiver = (wsModule as unknown as { Receiver: new (o: object) => NodeJS.EventEmitter & { write (b: Buffer): void } }).Receiver
@@ -25,6 +25,18 @@ t.test('envelope: hostile or foreign input is ignored, never thrown', async t =>
   t.same(decodeEnvelope({ a: ['x', 1] }), { kind: 'event', channel: null, name: 'x', args: [1] })
 })
 
+t.test('text frames carry multi-byte UTF-8 with its byte length', async t => {
+  const text = 'héllo € 😀'.repeat(20)
+  const frame = encodeTextFrame(text)
+  const got = await new Promise<Buffer>((resolve, reject) => {
+    const r = new Receiver({ isServer: false, maxPayload: 0 })
+    r.on('message', (data: Buffer) => resolve(data))
+    r.on('error', reject)
+    r.write(frame)
+  })
+  t.equal(got.toString(), text)
+})
+
 t.test('envelope: encoders round-trip', async t => {
   t.same(JSON.parse(encodeEvent('c1', 'e', [1, { x: 'é😀' }])), { c: 'c1', a: ['e', 1, { x: 'é😀' }] })
   t.same(JSON.parse(encodeEvent(null, 'e', [])), { a: ['e'] })
@@ -37,7 +49,7 @@ t.test('prepared frames parse with ws\'s own receiver at every length boundary',
   for (const len of [0, 1, 125, 126, 127, 65535, 65536, 70000]) {
     for (const binary of [false, true]) {
       const payload = Buffer.alloc(len, binary ? 7 : 0x61)
-      const frame = encodeFrame(payload, binary)
+      const frame = binary ? encodeBinaryFrame(payload) : encodeTextFrame(payload.toString())
       const got = await new Promise<[Buffer, boolean]>((resolve, reject) => {
         const r = new Receiver({ isServer: false, maxPayload: 0 })
         r.on('message', (data: Buffer, isBinary: boolean) => resolve([data, isBinary]))

@@ -4,12 +4,12 @@
 const OP_TEXT = 0x1
 const OP_BINARY = 0x2
 
-/** One complete, final, unmasked frame carrying `payload`. */
-export function encodeFrame (payload: Buffer, binary: boolean): Buffer {
-  const len = payload.length
-  const headerLen = len < 126 ? 2 : len < 65536 ? 4 : 10
-  const frame = Buffer.allocUnsafe(headerLen + len)
-  frame[0] = 0x80 | (binary ? OP_BINARY : OP_TEXT)
+function headerLength (len: number): number {
+  return len < 126 ? 2 : len < 65536 ? 4 : 10
+}
+
+function writeHeader (frame: Buffer, opcode: number, len: number): void {
+  frame[0] = 0x80 | opcode
   if (len < 126) {
     frame[1] = len
   } else if (len < 65536) {
@@ -20,6 +20,24 @@ export function encodeFrame (payload: Buffer, binary: boolean): Buffer {
     frame.writeUInt32BE(Math.floor(len / 0x100000000), 2)
     frame.writeUInt32BE(len >>> 0, 6)
   }
-  payload.copy(frame, headerLen)
+}
+
+/** A complete text frame; the UTF-8 is encoded straight into the frame (one allocation, no copy). */
+export function encodeTextFrame (text: string): Buffer {
+  const len = Buffer.byteLength(text)
+  const h = headerLength(len)
+  const frame = Buffer.allocUnsafe(h + len)
+  writeHeader(frame, OP_TEXT, len)
+  frame.write(text, h, len, 'utf8')
+  return frame
+}
+
+/** A complete binary frame. */
+export function encodeBinaryFrame (payload: Buffer): Buffer {
+  const len = payload.length
+  const h = headerLength(len)
+  const frame = Buffer.allocUnsafe(h + len)
+  writeHeader(frame, OP_BINARY, len)
+  payload.copy(frame, h)
   return frame
 }

@@ -21,8 +21,6 @@ export class OutboundMessage {
   readonly json: string
   /** Binary payload for raw binary sends (WebSocket only). */
   readonly binary: Buffer | null
-  /** The payload as bytes, encoded once for every WebSocket recipient. */
-  wsPayload: Buffer | null = null
   /** The complete WebSocket frame, built once for every recipient without compression. */
   wsFrame: Buffer | null = null
 

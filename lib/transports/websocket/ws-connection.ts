@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
-import { encodeFrame } from '../../codecs/ws-frame.js'
+import { encodeBinaryFrame, encodeTextFrame } from '../../codecs/ws-frame.js'
 import type { EndReason, OutboundMessage, Transport, TransportSink } from '../transport.js'
 import { corkForThisTurn } from './write-batch.js'
 
@@ -80,12 +80,10 @@ export class WsConnection implements Transport {
       this.close(1013, 'Slow consumer', 'error')
       return false
     }
-    const binary = message.binary !== null
-    if (message.wsPayload === null) message.wsPayload = message.binary ?? Buffer.from(message.json)
     if (this.deflate) {
-      socket.send(message.wsPayload, { binary })
+      socket.send(message.binary ?? message.json, { binary: message.binary !== null })
     } else {
-      if (message.wsFrame === null) message.wsFrame = encodeFrame(message.wsPayload, binary)
+      if (message.wsFrame === null) message.wsFrame = message.binary === null ? encodeTextFrame(message.json) : encodeBinaryFrame(message.binary)
       tcp.write(message.wsFrame)
     }
     return true
