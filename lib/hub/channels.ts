@@ -58,12 +58,12 @@ export class Channels {
       this.members.set(name, set)
     }
     set.add(session)
-    session.channels.add(name)
+    session.addChannel(name)
   }
 
   leave (session: Session, name: string): boolean {
     const set = this.members.get(name)
-    session.channels.delete(name)
+    session.removeChannel(name)
     if (set === undefined || !set.delete(session)) return false
     if (set.size === 0) this.members.delete(name)
     return true
@@ -74,7 +74,7 @@ export class Channels {
       const set = this.members.get(name)
       if (set !== undefined && set.delete(session) && set.size === 0) this.members.delete(name)
     }
-    session.channels.clear()
+    session.clearChannels()
   }
 
   subscribers (name: string): ReadonlySet<Session> | undefined {

@@ -90,19 +90,18 @@ export class Session implements TransportSink {
   readonly principal: Principal | null
   readonly subprotocol: string | null
   readonly createdAt = Date.now()
-  /** Free-form per-session state for the app. */
-  readonly data: Record<string, unknown> = Object.create(null)
-  /** Channels this session is subscribed to. Managed by the hub. */
-  readonly channels = new Set<string>()
+  // Idle sessions are the common case: everything below is allocated on first use.
+  private _data: Record<string, unknown> | null = null
+  private _channels: Set<string> | null = null
   /** Requests from this client that are being handled now. Managed by the router. */
   inflight = 0
 
   private readonly owner: SessionOwner
   private readonly events: boolean
   private readonly requestTimeout: number
-  private readonly abort = new AbortController()
-  private readonly handlers = new Map<string, LocalHandlers>()
-  private readonly pending = new Map<number, PendingRequest>()
+  private abort: AbortController | null = null
+  private handlers: Map<string, LocalHandlers> | null = null
+  private pending: Map<number, PendingRequest> | null = null
   private lastRequestId = 0
   private inbox: Inbox | null = null
   private readonly inboxLimit: number
@@ -122,7 +121,41 @@ export class Session implements TransportSink {
   }
 
   /** Aborted when the session ends. */
-  get signal (): AbortSignal { return this.abort.signal }
+  get signal (): AbortSignal {
+    if (this.abort === null) {
+      this.abort = new AbortController()
+      if (this.end !== null) this.abort.abort(this.end.reason)
+    }
+    return this.abort.signal
+  }
+
+  /** Free-form per-session state for the app. */
+  get data (): Record<string, unknown> {
+    if (this._data === null) this._data = Object.create(null) as Record<string, unknown>
+    return this._data
+  }
+
+  /** Channels this session is subscribed to. */
+  get channels (): ReadonlySet<string> {
+    return this._channels ?? NO_CHANNELS
+  }
+
+  /** @internal the hub's membership bookkeeping. */
+  addChannel (name: string): void {
+    if (this._channels === null) this._channels = new Set()
+    this._channels.add(name)
+  }
+
+  /** @internal */
+  removeChannel (name: string): boolean {
+    return this._channels?.delete(name) ?? false
+  }
+
+  /** @internal */
+  clearChannels (): void {
+    this._channels = null
+  }
+
   get closed (): boolean { return this.end !== null }
   /** Why the session ended, once it has. */
   get endReason (): EndReason | null { return this.end?.reason ?? null }
@@ -168,10 +201,11 @@ export class Session implements TransportSink {
       const entry: PendingRequest = { resolve, reject, timer: null }
       if (timeout > 0) {
         entry.timer = setTimeout(() => {
-          this.pending.delete(id)
+          this.pending?.delete(id)
           reject(new FST_WEBCHANNEL_REQUEST_TIMEOUT(event))
         }, timeout)
       }
+      if (this.pending === null) this.pending = new Map()
       this.pending.set(id, entry)
       if (!this.send(new OutboundMessage(encodeRequest(channel, event, args, id)))) {
         this.settle(id)
@@ -190,6 +224,7 @@ export class Session implements TransportSink {
 
   addHandler (channel: string | null, event: string, fn: SessionHandler, once: boolean): void {
     const key = handlerKey(channel, event)
+    if (this.handlers === null) this.handlers = new Map()
     let h = this.handlers.get(key)
     if (h === undefined) {
       h = { once: null, on: null }
@@ -200,7 +235,7 @@ export class Session implements TransportSink {
   }
 
   removeHandler (channel: string | null, event: string): void {
-    this.handlers.delete(handlerKey(channel, event))
+    this.handlers?.delete(handlerKey(channel, event))
   }
 
   on (event: string, fn: SessionHandler): this {
@@ -215,7 +250,7 @@ export class Session implements TransportSink {
 
   /** The session's own handler for an event, consumed if it was added with once(). */
   takeHandler (channel: string | null, event: string): SessionHandler | undefined {
-    if (this.handlers.size === 0) return undefined
+    if (this.handlers === null) return undefined
     const key = handlerKey(channel, event)
     const h = this.handlers.get(key)
     if (h === undefined) return undefined
@@ -273,18 +308,20 @@ export class Session implements TransportSink {
   ended (reason: EndReason, code: number, detail: string): void {
     if (this.end !== null) return
     this.end = { reason, code, detail }
-    for (const [id, p] of this.pending) {
-      this.settle(id)
-      p.reject(new FST_WEBCHANNEL_SESSION_CLOSED(this.id))
+    if (this.pending !== null) {
+      for (const [id, p] of this.pending) {
+        this.settle(id)
+        p.reject(new FST_WEBCHANNEL_SESSION_CLOSED(this.id))
+      }
     }
-    this.handlers.clear()
+    this.handlers = null
     this.inbox?.end()
-    this.abort.abort(reason)
+    this.abort?.abort(reason)
     this.owner.ended(this, reason, code, detail)
   }
 
   private answer (inbound: Extract<Inbound, { kind: 'resolve' | 'reject' }>): void {
-    const p = this.pending.get(inbound.id)
+    const p = this.pending?.get(inbound.id)
     if (p === undefined) return
     this.settle(inbound.id)
     if (inbound.kind === 'resolve') {
@@ -300,12 +337,14 @@ export class Session implements TransportSink {
   }
 
   private settle (id: number): void {
-    const p = this.pending.get(id)
+    const p = this.pending?.get(id)
     if (p === undefined) return
     if (p.timer !== null) clearTimeout(p.timer)
-    this.pending.delete(id)
+    this.pending!.delete(id)
   }
 }
+
+const NO_CHANNELS: ReadonlySet<string> = new Set()
 
 function handlerKey (channel: string | null, event: string): string {
   return channel === null ? event : channel + '\u0000' + event
