@@ -1,0 +1,103 @@
+import type { Link, LinkHandlers } from './link.js'
+import type { WebChannelModule } from './types.js'
+
+export interface WebChannelLinkOptions {
+  /** Extra URL parameters on every request (the token, in 'query' mode). */
+  params: Record<string, string>
+  /** Extra headers on every XHR (the token, in 'header' mode). */
+  headers: Record<string, string>
+  forceLongPolling?: boolean
+  useFetchStreams?: boolean
+  httpSessionIdParam?: string
+  withCredentials?: boolean
+}
+
+interface ChannelLike {
+  open (): void
+  close (): void
+  send (msg: unknown): void
+  listen (type: string, cb: (ev: unknown) => void): void
+}
+
+interface ModuleWithFetch extends WebChannelModule {
+  FetchXmlHttpFactory?: new (options: object) => object
+}
+
+/**
+ * A WebChannel (long-poll) link through closure's client. The module is
+ * loaded on first use, so apps that never fall back never download it.
+ */
+export function openWebChannel (url: string, load: () => Promise<WebChannelModule>, o: WebChannelLinkOptions, h: LinkHandlers): Link {
+  let done = false
+  let channel: ChannelLike | null = null
+  let errored = false
+  const finish = (code: number, reason: string) => {
+    if (done) return
+    done = true
+    h.onClose(code, reason)
+  }
+
+  load().then((mod: ModuleWithFetch) => {
+    if (done) return
+    const options: Record<string, unknown> = {
+      // Each send() body is the envelope's JSON text, as on the WebSocket.
+      sendRawJson: true,
+      messageUrlParams: o.params,
+      forceLongPolling: o.forceLongPolling === true,
+      supportsCrossDomainXhr: o.withCredentials === true,
+    }
+    if (Object.keys(o.headers).length > 0) options.messageHeaders = o.headers
+    if (o.httpSessionIdParam !== undefined) options.httpSessionIdParam = o.httpSessionIdParam
+    if (o.useFetchStreams === true) options.useFetchStreams = true
+    // Node has fetch but no XMLHttpRequest: closure can run every request over fetch.
+    if (typeof XMLHttpRequest === 'undefined' && mod.FetchXmlHttpFactory !== undefined) {
+      options.xmlHttpFactory = new mod.FetchXmlHttpFactory({})
+    }
+    const types = mod.WebChannel.EventType
+    const ch = mod.createWebChannelTransport().createWebChannel(url, options) as ChannelLike
+    channel = ch
+    ch.listen(types.OPEN, () => { if (!done) h.onOpen() })
+    ch.listen(types.MESSAGE, (ev) => {
+      if (!done) h.onMessage((ev as { data?: unknown }).data)
+    })
+    // ERROR carries no detail (status 1 only); CLOSE follows it.
+    ch.listen(types.ERROR, () => { errored = true })
+    ch.listen(types.CLOSE, () => finish(errored ? 1006 : 1000, errored ? 'WebChannel error' : ''))
+    ch.open()
+  }, (err: unknown) => {
+    finish(1006, 'WebChannel client failed to load: ' + (err instanceof Error ? err.message : String(err)))
+  })
+
+  return {
+    kind: 'webchannel',
+    send (text) { if (!done && channel !== null) channel.send(text) },
+    close (code = 1000, reason = '') {
+      if (done) return
+      const ch = channel
+      finish(code, reason)
+      // Sends the terminate request; its CLOSE event is ignored (already finished).
+      if (ch !== null) unrefTimers(() => ch.close())
+    },
+  }
+}
+
+/**
+ * Closure arms a 45 s watchdog on its terminate request and never clears it
+ * (harmless in a page, but in Node it keeps the process alive after close()).
+ * Timers created during the close call are unref'd where the platform can.
+ */
+function unrefTimers (fn: () => void): void {
+  const g = globalThis as { setTimeout: typeof setTimeout }
+  const original = g.setTimeout
+  const wrapped = (...args: Parameters<typeof setTimeout>) => {
+    const timer = original(...args)
+    ;(timer as { unref?: () => void }).unref?.()
+    return timer
+  }
+  g.setTimeout = wrapped as typeof setTimeout
+  try {
+    fn()
+  } finally {
+    g.setTimeout = original
+  }
+}

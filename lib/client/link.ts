@@ -1,0 +1,20 @@
+import type { TransportKind } from './types.js'
+
+/**
+ * One connection attempt over one transport. The client speaks envelopes;
+ * a link only moves text one way and decoded messages the other, and reports
+ * its end exactly once (before or after `open`).
+ */
+export interface Link {
+  readonly kind: TransportKind
+  send (text: string): void
+  /** Close from the client side; `onClose` still runs (once) with these values. */
+  close (code?: number, reason?: string): void
+}
+
+export interface LinkHandlers {
+  onOpen (): void
+  /** A text frame (WebSocket) or a decoded payload (WebChannel). */
+  onMessage (data: unknown): void
+  onClose (code: number, reason: string): void
+}

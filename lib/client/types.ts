@@ -1,0 +1,137 @@
+import type { ArgsOf, EventSchema, ResultOf } from '../events/schema.js'
+import type { BackoffOptions } from './backoff.js'
+import type { ClientError } from './errors.js'
+
+export type { EventSchema, ArgsOf, ResultOf }
+
+/** The transports the server offers. */
+export type TransportKind = 'websocket' | 'webchannel'
+
+/** Event schemas by name, as `defineEvents({...})` declares them for the server. */
+export type EventMap = Record<string, EventSchema>
+
+/** Names declared in `E` (any string when `E` is the untyped default). */
+export type EventName<E extends EventMap> = Extract<keyof E, string>
+
+/** Argument tuple of event `K`: from its TypeBox `args`, else `unknown[]`. */
+export type EventArgs<E extends EventMap, K extends string> = K extends keyof E ? ArgsOf<E[K]> : unknown[]
+
+/** What a request for `K` resolves with: from its `response` schema, else `unknown`. */
+export type EventResult<E extends EventMap, K extends string> = K extends keyof E ? ResultOf<E[K]> : unknown
+
+/** A listener for event `K`. For a request from the server, its return value (or promise) is the answer. */
+export type EventListener<E extends EventMap, K extends string> = (...args: EventArgs<E, K>) => unknown
+
+/** Declare events once, in a module both the server and the client import. Returns its argument. */
+export function defineEvents<const T extends EventMap> (events: T): T {
+  return events
+}
+
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed'
+
+export interface OpenInfo {
+  transport: TransportKind
+  /** False for the first connection, true after a reconnect. */
+  reconnected: boolean
+  /** Channels re-subscribed after a reconnect (refusals are reported as `error` events). */
+  restored: string[]
+}
+
+export interface CloseInfo {
+  /** WebSocket close code (WebChannel: 1000 for a clean close, 1006 for an error). */
+  code: number
+  reason: string
+  transport: TransportKind
+  /** Whether the client is about to reconnect. */
+  willReconnect: boolean
+}
+
+export interface ReconnectInfo {
+  /** 1 for the first attempt after a drop. */
+  attempt: number
+  /** Milliseconds until the attempt starts. */
+  delay: number
+}
+
+export interface TransportChange {
+  transport: TransportKind
+  previous: TransportKind | null
+}
+
+/** Connection events. On the client they share `on`/`once`/`off` with the main channel's wire events. */
+export interface LifecycleEvents {
+  /** Connected; after a reconnect, once the subscriptions were restored. */
+  open: (info: OpenInfo) => void
+  /** The connection ended. */
+  close: (info: CloseInfo) => void
+  /** Something went wrong that no promise reports (a failed attempt, a lost subscription, a throwing listener). */
+  error: (error: ClientError) => void
+  /** A reconnect attempt is scheduled. */
+  reconnecting: (info: ReconnectInfo) => void
+  /** The live transport changed (also fires on the first open). */
+  transport: (change: TransportChange) => void
+  /** Every state change. */
+  state: (state: ConnectionState) => void
+}
+export type LifecycleEvent = keyof LifecycleEvents
+
+/** Per-request options. */
+export interface RequestOptions {
+  /** Milliseconds until the request fails with WEBCHANNEL_CLIENT_TIMEOUT; 0 for none. Default: the client's `requestTimeout`. */
+  timeout?: number
+  /** Abort the wait (the request fails with WEBCHANNEL_CLIENT_ABORTED; a sent request may still run on the server). */
+  signal?: AbortSignal
+  /** Safe to send twice: if the connection drops before the answer, the request is sent again after the reconnect instead of failing. */
+  idempotent?: boolean
+}
+
+/** Any WebSocket constructor with the WHATWG API: the browser's, Node 22's global, or the `ws` package's. */
+export type WebSocketConstructor = new (url: string) => object
+
+/** The module `@firebase/webchannel-wrapper/webchannel-blob`, or a stand-in with the same shape. */
+export interface WebChannelModule {
+  createWebChannelTransport (): { createWebChannel (url: string, options: object): object }
+  WebChannel: { EventType: { OPEN: string, CLOSE: string, ERROR: string, MESSAGE: string } }
+}
+
+export interface ClientOptions {
+  /** 'auto' (default): WebSocket, falling back to WebChannel; or force one. */
+  transport?: 'auto' | TransportKind
+  /** In 'auto', give up on a WebSocket that has not opened after this many ms and fall back. Default 3000. */
+  fallbackAfter?: number
+  /** Any single connection attempt that has not opened after this many ms fails. Default 15000. */
+  connectTimeout?: number
+  /** Default request timeout in ms; 0 for none. Default 10000. */
+  requestTimeout?: number
+  /** Reconnect after a drop: false to stop, or backoff settings. Default true. */
+  reconnect?: boolean | BackoffOptions
+  /**
+   * Auth token (or a function called before every attempt, to refresh it).
+   * WebSocket: `?token=`. WebChannel: the same URL parameter on every request, or
+   * `Authorization: Bearer` with `webchannelAuth: 'header'`. Cookies need nothing: browsers send them.
+   */
+  token?: string | null | (() => string | null | Promise<string | null>)
+  /** Query parameter name for the token. Default 'token'. */
+  tokenParam?: string
+  /** How WebChannel carries the token: 'query' (default; covers the terminate beacon too) or 'header'. */
+  webchannelAuth?: 'query' | 'header'
+  /** Path of the WebSocket route under the base URL. Default '/ws'. */
+  websocketPath?: string
+  /** WebSocket constructor; default `globalThis.WebSocket` (in Node 20 pass the `ws` package's). */
+  WebSocket?: WebSocketConstructor
+  /** Loads the WebChannel client on first use. Default: `import('@firebase/webchannel-wrapper/webchannel-blob')`. */
+  loadWebChannel?: () => Promise<WebChannelModule>
+  /** WebChannel tuning passed to `createWebChannel`. */
+  webchannel?: {
+    /** Long polling instead of streaming (some proxies buffer streams). */
+    forceLongPolling?: boolean
+    /** Back channel over `fetch` streams (Node without a streaming XMLHttpRequest). */
+    useFetchStreams?: boolean
+    /** Sticky-routing parameter name (see the server's WebChannel docs). */
+    httpSessionIdParam?: string
+    /** Send cookies cross-origin (withCredentials). */
+    withCredentials?: boolean
+  }
+  /** Messages kept while disconnected (emits and not-yet-sent requests); more fail with WEBCHANNEL_CLIENT_QUEUE_FULL. Default 1000. */
+  maxQueued?: number
+}
