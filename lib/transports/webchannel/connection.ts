@@ -1,0 +1,335 @@
+import type { ServerResponse } from 'node:http'
+import type { FastifyBaseLogger } from 'fastify'
+import { toPayload, type WireArray } from '../../codecs/webchannel-framing.js'
+import type { ForwardMap } from '../../codecs/webchannel-maps.js'
+import { CloseCode } from '../../errors.js'
+import type { WebChannelTransportOptions } from '../../options.js'
+import type { Session } from '../../session/session.js'
+import type { EndReason, OutboundMessage, Transport } from '../transport.js'
+import { ArrayQueue } from './array-queue.js'
+import { BackChannel } from './back-channel.js'
+import { ForwardChannel, type ForwardOutcome } from './forward-channel.js'
+
+export type ConnectionOptions = Pick<Required<WebChannelTransportOptions>,
+  'keepaliveInterval' | 'backChannelMaxAge' | 'longPollTimeout' | 'sessionTimeout' | 'maxPendingMessages' | 'maxPendingBytes'>
+
+/**
+ * - `handshaking`: the session exists; the handshake reply (which carries `c`
+ *   and whatever was queued meanwhile) is not written yet.
+ * - `open`: the normal state; a back channel may or may not be attached.
+ * - `closing`: the session has ended and a `close`/`stop` array waits for a
+ *   back channel to carry it (bounded by `sessionTimeout`).
+ * - `closed`: everything freed.
+ */
+export type ConnectionState = 'handshaking' | 'open' | 'closing' | 'closed'
+
+const NOOP = '["noop"]'
+const STOP = '["stop"]'
+const CLOSE = '["close"]'
+
+// A message fanned out to many sessions is encoded once.
+const payloads = new WeakMap<OutboundMessage, string>()
+function payloadOf (message: OutboundMessage): string {
+  let p = payloads.get(message)
+  if (p === undefined) {
+    p = toPayload(message.json)
+    payloads.set(message, p)
+  }
+  return p
+}
+
+export interface BackChannelRequest {
+  res: ServerResponse
+  streaming: boolean
+  gzip: boolean
+  /** The client's AID; null: resend everything unacknowledged. */
+  aid: number | null
+  /** The client's TO (longest hold it wants), ms. */
+  timeout: number | null
+  headers: Readonly<Record<string, string>>
+}
+
+/** The forward POST reply: [backChannelPresent, lastArrayIdSent, unackedBytesOnBackChannel]. */
+export type ForwardStatus = [0 | 1, number, number]
+
+/**
+ * One WebChannel session's connection state, across all its HTTP requests:
+ * the array queue and its acknowledgements, the current back channel, the
+ * forward map ordering, and the timers (keepalive, back-channel recycling,
+ * long-poll hold, idle expiry). It is the session's `Transport`.
+ */
+export class WebChannelConnection implements Transport {
+  readonly kind = 'webchannel'
+  readonly forward: ForwardChannel
+  private readonly opts: ConnectionOptions
+  private readonly log: FastifyBaseLogger
+  private readonly onFree: (conn: WebChannelConnection) => void
+  private readonly queue = new ArrayQueue()
+  private readonly recycleUnits: number
+  private readonly recycleArrays: number
+  private session: Session | null = null
+  private stateName: ConnectionState = 'handshaking'
+  private bc: BackChannel | null = null
+  /** Newest array id written to any response. */
+  private lastSentId = -1
+  private flushQueued = false
+  private keepaliveTimer: NodeJS.Timeout | null = null
+  private maxAgeTimer: NodeJS.Timeout | null = null
+  private pollTimer: NodeJS.Timeout | null = null
+  private expiryTimer: NodeJS.Timeout | null = null
+  private earlyEnd: { reason: EndReason, code: number, detail: string } | null = null
+
+  constructor (opts: ConnectionOptions, log: FastifyBaseLogger, onFree: (conn: WebChannelConnection) => void) {
+    this.opts = opts
+    this.log = log
+    this.onFree = onFree
+    // Recycle a streaming GET well before the caps, so a reading client never
+    // hits them (acks only come with the next request) and its XHR buffer stays small.
+    this.recycleUnits = Math.max(1, Math.min(1024 * 1024, Math.floor(opts.maxPendingBytes / 2)))
+    this.recycleArrays = Math.max(1, Math.floor(opts.maxPendingMessages / 2))
+    // Id 0 is the `c` array; its payload is set once the session (and SID) exists.
+    this.queue.push('null')
+    this.forward = new ForwardChannel(
+      (map) => this.receive(map),
+      // A POST waiting for an earlier one gives up well inside the client's own POST timeout.
+      5000,
+      10_000)
+  }
+
+  get state (): ConnectionState { return this.stateName }
+  get bufferedAmount (): number { return this.queue.size }
+  get sessionRef (): Session | null { return this.session }
+  get hasBackChannel (): boolean { return this.bc !== null }
+
+  /** Bind the session the hub opened for this connection and build the `c` array. */
+  attach (session: Session): void {
+    this.session = session
+    this.queue.setPayload(0, JSON.stringify(['c', session.id, null, 8, 0, this.opts.keepaliveInterval]))
+    // The app closed the session inside onConnection, before hub.open returned it.
+    const early = this.earlyEnd
+    if (early !== null) {
+      this.earlyEnd = null
+      session.ended(early.reason, early.code, early.detail)
+    }
+  }
+
+  // ---- handshake ------------------------------------------------------
+
+  /**
+   * The arrays for the handshake reply: `c` and everything queued while the
+   * handshake maps were delivered, in one chunk (a second chunk would be read
+   * as a forward reply and kill the channel).
+   */
+  takeHandshakeArrays (): WireArray[] {
+    const arrays = this.queue.after(-1)
+    if (arrays.length > 0) this.lastSentId = arrays[arrays.length - 1].id
+    if (this.stateName === 'handshaking') {
+      this.stateName = 'open'
+      this.armExpiry()
+    } else if (this.stateName === 'closing') {
+      // The session ended during the handshake; the reply carries its close/stop.
+      this.free()
+    }
+    return arrays
+  }
+
+  // ---- forward channel ------------------------------------------------
+
+  /** Acknowledge arrays up to `aid` (sent on forward and back-channel requests). */
+  ack (aid: number | null): void {
+    if (aid !== null && this.stateName !== 'closed') this.queue.ack(Math.min(aid, this.lastSentId))
+  }
+
+  /** Deliver one POST's maps. While closing, maps are acknowledged but dropped, as on a closed socket. */
+  submit (maps: readonly ForwardMap[]): Promise<ForwardOutcome> {
+    if (this.stateName === 'closing') return Promise.resolve('accepted')
+    return this.forward.submit(maps)
+  }
+
+  status (): ForwardStatus {
+    return [this.bc !== null ? 1 : 0, this.lastSentId, this.queue.sizeThrough(this.lastSentId)]
+  }
+
+  private receive (map: ForwardMap): Promise<void> {
+    const session = this.session
+    if (session === null || this.stateName === 'closing' || this.stateName === 'closed') {
+      return Promise.reject(new Error('session ended'))
+    }
+    // __data__ is the client's JSON text (sendRawJson): the same envelope as a WebSocket frame.
+    return session.receive(map.kind === 'data' ? map.data : (map.kind === 'map' ? map.data : {}))
+  }
+
+  // ---- back channel ---------------------------------------------------
+
+  /** A back-channel GET arrived: it replaces any older one and gets everything above its AID. */
+  openBackChannel (req: BackChannelRequest): void {
+    this.ack(req.aid)
+    if (this.bc !== null) {
+      const old = this.bc
+      this.detachBackChannel()
+      old.end()
+    }
+    this.clearTimer('expiryTimer')
+    const bc = new BackChannel(
+      { res: req.res, streaming: req.streaming, gzip: req.gzip, acked: req.aid ?? -1, headers: req.headers },
+      () => { if (this.bc === bc) this.backChannelGone() })
+    this.bc = bc
+
+    if (this.stateName === 'closing') {
+      // Carry the queued close/stop, then forget the session.
+      this.writePending(true)
+      this.free()
+      return
+    }
+    const pending = this.queue.after(bc.lastWrittenId)
+    if (bc.streaming) {
+      // A fresh idle GET gets a noop at once: with detectBufferingProxy the
+      // client drops to long polling for good if no body bytes arrive quickly.
+      if (pending.length === 0) this.queue.push(NOOP)
+      this.keepaliveTimer = setTimeout(() => this.keepalive(), this.opts.keepaliveInterval)
+      this.maxAgeTimer = setTimeout(() => this.recycle(), this.opts.backChannelMaxAge)
+      this.writePending(false)
+    } else if (pending.length > 0) {
+      this.writePending(false)
+    } else {
+      // Hold the poll; answer with a noop before the client's watchdog
+      // (1.5 × keepaliveInterval) fires. Never an empty 200: that is NO_DATA.
+      const hold = Math.min(this.opts.longPollTimeout, this.opts.keepaliveInterval, req.timeout ?? Infinity)
+      this.pollTimer = setTimeout(() => this.keepalive(), hold)
+    }
+  }
+
+  private keepalive (): void {
+    if (this.bc === null || this.stateName !== 'open') return
+    this.queue.push(NOOP)
+    this.writePending(false)
+  }
+
+  /** End the streaming GET after backChannelMaxAge: the client reopens it at once. */
+  private recycle (): void {
+    const bc = this.bc
+    if (bc === null) return
+    this.detachBackChannel()
+    bc.end()
+  }
+
+  /** Write every array the current GET has not carried; a long poll ends with it. */
+  private writePending (final: boolean): void {
+    const bc = this.bc
+    if (bc === null) return
+    const pending = this.queue.after(bc.lastWrittenId)
+    if (pending.length > 0) {
+      bc.write(pending)
+      this.lastSentId = Math.max(this.lastSentId, bc.lastWrittenId)
+      this.keepaliveTimer?.refresh()
+    }
+    if (final || !bc.open || (bc.streaming && (bc.unitsWritten >= this.recycleUnits || bc.arraysWritten >= this.recycleArrays))) {
+      this.detachBackChannel()
+      bc.end()
+    }
+  }
+
+  private scheduleFlush (): void {
+    if (this.flushQueued || this.bc === null) return
+    this.flushQueued = true
+    // Everything sent in one tick goes out as one chunk.
+    queueMicrotask(() => {
+      this.flushQueued = false
+      if (this.stateName === 'open') this.writePending(false)
+    })
+  }
+
+  private detachBackChannel (): void {
+    this.bc = null
+    this.clearTimer('keepaliveTimer')
+    this.clearTimer('maxAgeTimer')
+    this.clearTimer('pollTimer')
+    if (this.stateName === 'open') this.armExpiry()
+  }
+
+  private backChannelGone (): void {
+    this.detachBackChannel()
+  }
+
+  /** No back channel for sessionTimeout: the client is gone. */
+  private armExpiry (): void {
+    this.clearTimer('expiryTimer')
+    this.expiryTimer = setTimeout(() => {
+      if (this.stateName !== 'open' || this.bc !== null) return
+      this.end('timeout', CloseCode.GOING_AWAY, 'No back channel for ' + this.opts.sessionTimeout + ' ms')
+      this.free()
+    }, this.opts.sessionTimeout)
+  }
+
+  // ---- Transport --------------------------------------------------------
+
+  send (message: OutboundMessage): boolean {
+    if (this.stateName === 'closing' || this.stateName === 'closed') return false
+    const payload = payloadOf(message)
+    if (this.queue.length + 1 > this.opts.maxPendingMessages || this.queue.size + payload.length > this.opts.maxPendingBytes) {
+      this.log.warn({ session: this.session?.id, pending: this.queue.length, bytes: this.queue.size }, 'webchannel: slow consumer, stopping session')
+      this.close(CloseCode.TRY_AGAIN_LATER, 'Slow consumer', 'error')
+      return false
+    }
+    this.queue.push(payload)
+    this.scheduleFlush()
+    return true
+  }
+
+  /** `stop` for errors (the client reports ERROR, sends no terminate), `close` otherwise. */
+  close (code: number, reason: string, why: EndReason): void {
+    if (this.stateName === 'closing' || this.stateName === 'closed') return
+    const wasHandshaking = this.stateName === 'handshaking'
+    if (why === 'shutdown') this.bc?.closeConnectionAfter()
+    this.queue.push(why === 'error' ? STOP : CLOSE)
+    this.end(why, code, reason)
+    if (wasHandshaking) return // the handshake reply carries it
+    if (this.bc !== null) {
+      this.writePending(true)
+      this.free()
+    } else {
+      // Linger until the client's next GET picks the close up.
+      this.clearTimer('expiryTimer')
+      this.expiryTimer = setTimeout(() => this.free(), this.opts.sessionTimeout)
+    }
+  }
+
+  /** The client terminated: deliver the maps already in flight, then end. */
+  async terminate (): Promise<void> {
+    if (this.stateName === 'open' || this.stateName === 'handshaking') {
+      await this.forward.idle()
+      if (this.stateName === 'open' || this.stateName === 'handshaking') this.end('client-close', CloseCode.NORMAL, 'terminate')
+    }
+    this.free()
+  }
+
+  /** Shutdown and tests: cut any back channel and forget everything. */
+  free (): void {
+    if (this.stateName === 'closed') return
+    if (this.stateName !== 'closing') this.end('shutdown', CloseCode.GOING_AWAY, 'freed')
+    this.stateName = 'closed'
+    const bc = this.bc
+    this.detachBackChannel()
+    this.clearTimer('expiryTimer')
+    bc?.end()
+    this.queue.clear()
+    this.forward.dispose()
+    this.onFree(this)
+  }
+
+  /** The session ends now; the connection may linger to deliver close/stop. */
+  private end (reason: EndReason, code: number, detail: string): void {
+    this.stateName = 'closing'
+    this.forward.dispose()
+    if (this.session !== null) this.session.ended(reason, code, detail)
+    else this.earlyEnd = { reason, code, detail }
+  }
+
+  private clearTimer (name: 'keepaliveTimer' | 'maxAgeTimer' | 'pollTimer' | 'expiryTimer'): void {
+    const t = this[name]
+    if (t !== null) {
+      clearTimeout(t)
+      this[name] = null
+    }
+  }
+}
