@@ -25,8 +25,9 @@ export function originAllowed (request: FastifyRequest, option: OriginOption): b
   const origin = normalizeOrigin(header)
   if (origin === null) return false
   if (option === 'same-origin') {
-    const host = request.headers.host
-    if (host === undefined) return false
+    // request.host honours trustProxy (X-Forwarded-Host) behind a proxy.
+    const host = request.host
+    if (host === undefined || host === '') return false
     return new URL(origin).host === host.toLowerCase() || stripDefaultPort(origin) === stripDefaultPort(`${new URL(origin).protocol}//${host.toLowerCase()}`)
   }
   const list = Array.isArray(option) ? option : [option]
