@@ -10,7 +10,8 @@ import { originAllowed } from './origin.js'
 const kUpgradeTimer = Symbol('webchannel.upgradeTimer')
 const kUpgradeSocket = Symbol('webchannel.upgradeSocket')
 const kUpgraded = Symbol('webchannel.upgraded')
-type TimedRequest = IncomingMessage & { [kUpgradeTimer]?: NodeJS.Timeout, [kUpgradeSocket]?: Duplex, [kUpgraded]?: boolean }
+const kUpgradeDone = Symbol('webchannel.upgradeDone')
+type TimedRequest = IncomingMessage & { [kUpgradeTimer]?: NodeJS.Timeout, [kUpgradeSocket]?: Duplex, [kUpgraded]?: boolean, [kUpgradeDone]?: () => void }
 
 /** The subprotocol the server picks: its first preference the client offered. */
 export function pickSubprotocol (offered: Set<string>, supported: readonly string[]): string | false {
@@ -51,7 +52,8 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
     raw[kUpgradeSocket] = socket
     // A refused upgrade's socket is not closed by Node (no HTTP parser owns it):
     // once the client hangs up, free it, or app.close() waits on it forever.
-    socket.once('end', () => { if (raw[kUpgraded] !== true) socket.destroy() })
+    const onEnd = () => { if (raw[kUpgraded] !== true) socket.destroy() }
+    socket.once('end', onEnd)
     raw[kUpgradeTimer] = setTimeout(() => {
       if (!socket.destroyed) {
         socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
@@ -59,7 +61,18 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
       }
     }, wsOpts.handshakeTimeout)
     raw[kUpgradeTimer].unref()
-    socket.once('close', () => clearTimeout(raw[kUpgradeTimer]))
+    const onClose = () => clearTimeout(raw[kUpgradeTimer])
+    socket.once('close', onClose)
+    // Once upgraded, drop what the upgrade bookkeeping holds: these two listeners
+    // (and the cleared Timeout on raw) would otherwise live as long as the socket.
+    raw[kUpgradeDone] = () => {
+      clearTimeout(raw[kUpgradeTimer])
+      socket.off('end', onEnd)
+      socket.off('close', onClose)
+      raw[kUpgradeTimer] = undefined
+      raw[kUpgradeSocket] = undefined
+      raw[kUpgradeDone] = undefined
+    }
   }
   // Prepended: it must arm the timer before @fastify/websocket routes the request.
   fastify.server.prependListener('upgrade', onUpgrade)
@@ -101,7 +114,7 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
     wsHandler: (socket: WebSocket, request: FastifyRequest) => {
       const raw = request.raw as TimedRequest
       raw[kUpgraded] = true
-      if (raw[kUpgradeTimer] !== undefined) clearTimeout(raw[kUpgradeTimer])
+      raw[kUpgradeDone]?.()
       const conn = new WsConnection(socket, request.raw.socket, wsOpts)
       if (hub.closing) {
         socket.close(opts.closeCode, opts.closeReason)

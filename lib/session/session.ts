@@ -185,7 +185,7 @@ export class Session implements TransportSink {
 
   /** Low-level: send text as it is (no envelope). */
   sendRaw (text: string): boolean {
-    return this.send(new OutboundMessage(text))
+    return this.send(new OutboundMessage(text, null, true))
   }
 
   /** Low-level: send a binary frame (WebSocket sessions only). */

@@ -24,9 +24,15 @@ export class OutboundMessage {
   /** The complete WebSocket frame, built once for every recipient without compression. */
   wsFrame: Buffer | null = null
 
-  constructor (json: string, binary: Buffer | null = null) {
+  /** The WebChannel array payload, built once for every recipient. */
+  wcPayload: string | null = null
+  /** true: `json` is app text sent as is (sendRaw), not an envelope we serialised, so it may not be JSON. */
+  readonly raw: boolean
+
+  constructor (json: string, binary: Buffer | null = null, raw = false) {
     this.json = json
     this.binary = binary
+    this.raw = raw
   }
 }
 

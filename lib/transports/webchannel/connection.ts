@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import type { FastifyBaseLogger } from 'fastify'
-import { toPayload, type WireArray } from '../../codecs/webchannel-framing.js'
+import { escapeLineSeparators, toPayload, type WireArray } from '../../codecs/webchannel-framing.js'
 import type { ForwardMap } from '../../codecs/webchannel-maps.js'
 import { CloseCode } from '../../errors.js'
 import type { WebChannelTransportOptions } from '../../options.js'
@@ -28,12 +28,12 @@ const STOP = '["stop"]'
 const CLOSE = '["close"]'
 
 // A message fanned out to many sessions is encoded once.
-const payloads = new WeakMap<OutboundMessage, string>()
 function payloadOf (message: OutboundMessage): string {
-  let p = payloads.get(message)
-  if (p === undefined) {
-    p = toPayload(message.json)
-    payloads.set(message, p)
+  let p = message.wcPayload
+  if (p === null) {
+    // Envelopes we serialised are JSON already: only raw app text needs toPayload's JSON.parse check.
+    p = message.raw ? toPayload(message.json) : escapeLineSeparators(message.json)
+    message.wcPayload = p
   }
   return p
 }
@@ -232,8 +232,11 @@ export class WebChannelConnection implements Transport {
   private scheduleFlush (): void {
     if (this.flushQueued || this.bc === null) return
     this.flushQueued = true
-    // Everything sent in one tick goes out as one chunk.
-    queueMicrotask(() => {
+    // Everything sent in this turn goes out as one chunk. process.nextTick, not
+    // queueMicrotask: a nextTick queued from a microtask runs only once the
+    // microtask queue is empty, i.e. after the forward channel has delivered
+    // every map of the POST (one await per map), so all their answers share one GET.
+    process.nextTick(() => {
       this.flushQueued = false
       if (this.stateName === 'open') this.writePending(false)
     })
