@@ -35,7 +35,7 @@ t.test('origin check: same-origin by default, allow-lists, RegExp and functions'
   t.teardown(() => s.app.close())
   const cross = await refusedUpgrade(s.wsUrl, { origin: 'http://evil.example' })
   t.equal(cross.statusCode, 403)
-  t.equal(cross.body.code, 'FST_WEBCHANNEL_FORBIDDEN_ORIGIN')
+  t.equal(cross.body.code, 'FST_WEBCHANNEL_ORIGIN_FORBIDDEN')
   const same = await connectWs(s.wsUrl, { origin: `http://127.0.0.1:${s.port}` })
   same.ws.close()
   const noOrigin = await connectWs(s.wsUrl)

@@ -102,7 +102,7 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
       if (!request.ws) return refuse(reply, 426, 'FST_WEBCHANNEL_UPGRADE_REQUIRED', 'This route accepts WebSocket upgrades only')
       if (!originAllowed(request, opts.origin)) {
         request.log.info({ origin: request.headers.origin }, 'webchannel: upgrade refused: origin')
-        return refuse(reply, 403, 'FST_WEBCHANNEL_FORBIDDEN_ORIGIN', 'Origin not allowed')
+        return refuse(reply, 403, 'FST_WEBCHANNEL_ORIGIN_FORBIDDEN', 'Origin not allowed')
       }
       if (wsOpts.requireSubprotocol && pickSubprotocol(offeredProtocols(request), wsOpts.subprotocols) === false) {
         return refuse(reply, 400, 'FST_WEBCHANNEL_SUBPROTOCOL_REQUIRED', `Offer one of these subprotocols: ${wsOpts.subprotocols.join(', ')}`)
