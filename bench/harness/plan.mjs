@@ -1,0 +1,121 @@
+// What is measured: the servers, the scenarios, their sizes (full and --quick),
+// which figures each reports and which servers its ratios are taken against.
+
+export const SERVERS = {
+  ws: { label: 'ws (raw)', script: 'servers/ws.mjs', proto: 'wsw', target: { path: '/ws' } },
+  'fastify-ws': { label: '@fastify/websocket', script: 'servers/fastify-ws.mjs', proto: 'wsw', target: { path: '/ws' } },
+  'sio-ws': { label: 'socket.io (websocket)', script: 'servers/socketio.mjs', proto: 'sio-ws', target: {} },
+  'ours-ws': { label: 'ours (WebSocket)', script: 'ours', proto: 'wsw', target: { path: '/channel/ws' } },
+  'sio-polling': { label: 'socket.io (polling)', script: 'servers/socketio.mjs', proto: 'sio-polling', target: {} },
+  browserchannel: { label: 'browserchannel', script: 'servers/browserchannel.mjs', proto: 'wc', target: { base: '/channel/bind', key: 'JSON' } },
+  'ours-wc': { label: 'ours (WebChannel)', script: 'ours', proto: 'wc', target: { base: '/channel', key: '__data__' } },
+}
+// `--patch`: the same two rows built from lib/ with a proposed patch applied.
+for (const id of ['ours-ws', 'ours-wc']) {
+  SERVERS[`${id}+patch`] = { ...SERVERS[id], label: `${SERVERS[id].label} + patch`, script: 'ours-patched' }
+}
+
+const WS = ['ws', 'fastify-ws', 'sio-ws', 'ours-ws']
+const LP = ['sio-polling', 'browserchannel', 'ours-wc']
+
+/** Figures: how each is named, its unit, and whether lower is better. */
+export const METRICS = {
+  p50: { label: 'p50', unit: 'ms', lower: true },
+  p99: { label: 'p99', unit: 'ms', lower: true },
+  rate: { label: 'rate', unit: '/s', lower: false },
+  cpuPerOpUs: { label: 'server CPU/op', unit: 'µs', lower: true },
+  rssPerConn: { label: 'RSS/conn', unit: 'KiB', lower: true, scale: 1 / 1024 },
+  heapPerConn: { label: 'heap/conn', unit: 'KiB', lower: true, scale: 1 / 1024 },
+  getsPerOp: { label: 'GETs/op', unit: 'req', lower: true },
+  clientBusy: { label: 'load gen busy', unit: '%', lower: true, scale: 100 },
+}
+
+export const SCENARIOS = [
+  {
+    id: 'ws-echo-latency',
+    title: 'Echo latency, 1 client, 1 request in flight (WebSocket)',
+    kind: 'echo',
+    servers: WS,
+    baselines: ['ws', 'sio-ws'],
+    metrics: ['p50', 'p99', 'cpuPerOpUs'],
+    chart: ['p99', 'cpuPerOpUs'],
+    params: { clients: 1, inflight: 1, warmMs: 500, warmRequests: 5000, durationMs: 2000 },
+    quick: { clients: 1, inflight: 1, warmMs: 100, warmRequests: 500, durationMs: 500 },
+    bound: 'one round trip at a time: two event-loop wake-ups and two loopback writes per request; the load generator is idle between them',
+  },
+  {
+    id: 'ws-echo-throughput',
+    title: 'Echo throughput, 100 clients × 16 in flight (WebSocket)',
+    kind: 'echo',
+    servers: WS,
+    baselines: ['ws', 'sio-ws'],
+    metrics: ['cpuPerOpUs', 'rate', 'p99'],
+    chart: ['cpuPerOpUs', 'rate'],
+    params: { clients: 100, inflight: 16, warmMs: 500, warmRequests: 30000, durationMs: 3000 },
+    quick: { clients: 20, inflight: 8, warmMs: 200, durationMs: 800 },
+    bound: 'server CPU (one core); the load generator on the other core is near saturation too, so rates are a floor and CPU/op is the figure to compare',
+  },
+  {
+    id: 'ws-fanout',
+    title: 'Fan-out, 200 messages × 100 B to 2,000 subscribers of one channel (WebSocket)',
+    kind: 'fanout',
+    servers: WS,
+    baselines: ['ws', 'sio-ws'],
+    metrics: ['cpuPerOpUs', 'rate', 'p99', 'clientBusy'],
+    chart: ['cpuPerOpUs', 'p99'],
+    params: { subscribers: 2000, messages: 200, size: 100, interval: 160, burst: 4 },
+    quick: { subscribers: 200, messages: 40, size: 100, interval: 40, burst: 4 },
+    bound: 'the emission schedule: bursts of 4 messages in one event-loop turn every 160 ms (50,000 deliveries/s offered, below what the slowest server and the load generator can take), so lag is the time for a burst to reach every subscriber, and deliveries/s falls below the offered rate only for a server that cannot keep up. Server CPU per delivery is the primary figure; on this VM it is dominated by the write syscall per socket (loopback TCP), so writes per socket matter more than bytes',
+    limitMs: 240_000,
+  },
+  {
+    id: 'idle-memory',
+    title: 'Idle memory, 5,000 open connections / sessions',
+    kind: 'idle',
+    servers: [...WS, ...LP],
+    baselines: ['ws', 'sio-ws'],
+    metrics: ['rssPerConn', 'heapPerConn'],
+    chart: ['rssPerConn'],
+    params: { connections: 5000, settleMs: 500 },
+    quick: { connections: 500, settleMs: 300 },
+    bound: 'per-connection state in the server: kernel socket buffers and the HTTP/WebSocket objects (RSS), session objects (heap); long-poll sessions also hold one parked GET each',
+    limitMs: 240_000,
+  },
+  {
+    id: 'lp-echo-latency',
+    title: 'Echo latency, 1 client, 1 request in flight (long-poll)',
+    kind: 'echo',
+    servers: LP,
+    baselines: ['sio-polling', 'browserchannel'],
+    metrics: ['p50', 'p99', 'cpuPerOpUs'],
+    chart: ['p99'],
+    params: { clients: 1, inflight: 1, warmMs: 500, warmRequests: 3000, durationMs: 2000 },
+    quick: { clients: 1, inflight: 1, warmMs: 100, warmRequests: 300, durationMs: 500 },
+    bound: 'two HTTP exchanges per request (forward POST, then the parked GET answers and is re-issued)',
+  },
+  {
+    id: 'lp-echo-throughput',
+    title: 'Echo throughput, 50 clients × 16 in flight (long-poll)',
+    kind: 'echo',
+    servers: LP,
+    baselines: ['sio-polling', 'browserchannel'],
+    metrics: ['rate', 'cpuPerOpUs', 'p99', 'getsPerOp'],
+    chart: ['rate', 'cpuPerOpUs'],
+    params: { clients: 50, inflight: 16, warmMs: 500, warmRequests: 20000, durationMs: 3000 },
+    quick: { clients: 10, inflight: 8, warmMs: 200, durationMs: 800 },
+    bound: 'HTTP request handling on both sides (one forward POST in flight per client, batching what queues behind it; one GET per batch of answers)',
+  },
+  {
+    id: 'lp-fanout',
+    title: 'Fan-out, 200 messages × 100 B to 200 long-poll subscribers',
+    kind: 'fanout',
+    servers: LP,
+    baselines: ['sio-polling', 'browserchannel'],
+    metrics: ['rate', 'p99', 'cpuPerOpUs', 'clientBusy'],
+    chart: ['rate', 'p99'],
+    params: { subscribers: 200, messages: 200, size: 100, interval: 20, burst: 4 },
+    quick: { subscribers: 50, messages: 40, size: 100, interval: 20, burst: 4 },
+    bound: 'the emission schedule (bursts of 4 messages every 20 ms: 40,000 deliveries/s offered), then one back-channel GET round trip per batch per subscriber: each parked GET takes what has queued and the client re-polls at once',
+    limitMs: 240_000,
+  },
+]

@@ -1,0 +1,78 @@
+// Medians with ranges, ratios to the baselines, and the issue's targets.
+import { SCENARIOS } from './plan.mjs'
+
+function median (xs) {
+  const s = [...xs].sort((a, b) => a - b)
+  const n = s.length
+  if (n === 0) return null
+  return n % 2 === 1 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
+}
+
+/** results[scenario][server] = { runs } → figures { median, min, max, values } and ratios. */
+export function summarize (plan, results) {
+  const out = {}
+  for (const s of plan) {
+    const rows = out[s.id] = {}
+    for (const id of s.servers) {
+      const slot = results[s.id]?.[id]
+      if (slot === undefined) continue
+      if (slot.notRun !== undefined) {
+        rows[id] = { notRun: slot.notRun, figures: {}, errors: [], ratios: {} }
+        continue
+      }
+      const ok = slot.runs.filter(r => r.error === undefined)
+      const figures = {}
+      for (const m of s.metrics) {
+        const values = ok.map(r => r[m]).filter(v => typeof v === 'number' && Number.isFinite(v))
+        figures[m] = values.length === 0 ? null : { median: median(values), min: Math.min(...values), max: Math.max(...values), values }
+      }
+      rows[id] = { figures, errors: slot.runs.filter(r => r.error !== undefined).map(r => r.error), runs: slot.runs, ratios: {} }
+    }
+    for (const id of Object.keys(rows)) {
+      for (const b of s.baselines) {
+        const base = rows[b]
+        if (base === undefined) continue
+        rows[id].ratios[b] = {}
+        for (const m of s.metrics) {
+          const a = rows[id].figures[m]
+          const z = base.figures[m]
+          rows[id].ratios[b][m] = a == null || z == null || z.median === 0 ? null : a.median / z.median
+        }
+      }
+    }
+  }
+  return out
+}
+
+export const TARGETS = [
+  { text: 'WebSocket echo (TypeBox validation on): server CPU per request ≤ 1.2× raw ws', scenario: 'ws-echo-throughput', server: 'ours-ws', metric: 'cpuPerOpUs', vs: 'ws', op: '<=', limit: 1.2 },
+  { text: 'WebSocket fan-out: server CPU per delivery ≤ 0.6× raw ws', scenario: 'ws-fanout', server: 'ours-ws', metric: 'cpuPerOpUs', vs: 'ws', op: '<=', limit: 0.6 },
+  { text: 'WebSocket fan-out: p99 delivery lag no worse than raw ws', scenario: 'ws-fanout', server: 'ours-ws', metric: 'p99', vs: 'ws', op: '<=', limit: 1.0 },
+  { text: 'Idle memory per WebSocket connection ≤ 1.3× raw ws (RSS)', scenario: 'idle-memory', server: 'ours-ws', metric: 'rssPerConn', vs: 'ws', op: '<=', limit: 1.3 },
+  { text: 'Idle memory per WebChannel session ≤ 1.5× raw ws per connection (RSS)', scenario: 'idle-memory', server: 'ours-wc', metric: 'rssPerConn', vs: 'ws', op: '<=', limit: 1.5 },
+  { text: 'Long-poll echo, 50 × 16: requests/s ≥ 1.8× socket.io polling', scenario: 'lp-echo-throughput', server: 'ours-wc', metric: 'rate', vs: 'sio-polling', op: '>=', limit: 1.8 },
+  { text: 'Long-poll echo, 50 × 16: requests/s ≥ browserchannel', scenario: 'lp-echo-throughput', server: 'ours-wc', metric: 'rate', vs: 'browserchannel', op: '>=', limit: 1.0 },
+  { text: 'Long-poll fan-out, 200 subscribers: deliveries/s ≥ browserchannel', scenario: 'lp-fanout', server: 'ours-wc', metric: 'rate', vs: 'browserchannel', op: '>=', limit: 1.0 },
+  { text: 'Long-poll fan-out, 200 subscribers: p99 lag ≤ 0.25× socket.io polling', scenario: 'lp-fanout', server: 'ours-wc', metric: 'p99', vs: 'sio-polling', op: '<=', limit: 0.25 },
+]
+
+export function evaluateTargets (summary) {
+  // With --patch, every target is judged for the patched build as well.
+  const all = TARGETS.flatMap(t => summary[t.scenario]?.[`${t.server}+patch`] !== undefined
+    ? [t, { ...t, server: `${t.server}+patch`, text: `${t.text} — with the patch` }]
+    : [t])
+  return all.map(t => {
+    const rows = summary[t.scenario]
+    const row = rows?.[t.server]
+    const base = rows?.[t.vs]
+    const scenarioKnown = SCENARIOS.some(s => s.id === t.scenario)
+    if (!scenarioKnown || rows === undefined || row === undefined || base === undefined) return { ...t, status: 'not measured' }
+    if (row.notRun !== undefined) return { ...t, status: 'not run', why: row.notRun }
+    const a = row.figures[t.metric]
+    const z = base.figures[t.metric]
+    if (a == null || z == null) return { ...t, status: 'failed' }
+    const ratio = a.median / z.median
+    const met = t.op === '<=' ? ratio <= t.limit : ratio >= t.limit
+    return { ...t, ours: a.median, baseline: z.median, ratio, status: met ? 'met' : 'missed' }
+  })
+}
