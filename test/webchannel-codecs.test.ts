@@ -3,7 +3,7 @@
 // goes straight at them here; test/webchannel-http.test.ts sends it through the routes.
 import t from 'tap'
 import { asciiJson, encodeArrays, escapeLineSeparators, frame, frameArrays, parseFrames, toPayload } from '../lib/codecs/webchannel-framing.js'
-import { MapsError, parseForm, parseForwardBody, parseHeaderBlock, type ForwardMap } from '../lib/codecs/webchannel-maps.js'
+import { MapsError, mapKey, parseForm, parseForwardBody, parseHeaderBlock, type ForwardMap } from '../lib/codecs/webchannel-maps.js'
 import { QueryError, classifyBind } from '../lib/codecs/webchannel-query.js'
 import { ArrayQueue } from '../lib/transports/webchannel/array-queue.js'
 import { ForwardChannel } from '../lib/transports/webchannel/forward-channel.js'
@@ -218,4 +218,26 @@ t.test('ForwardChannel: bad maps take their id; dispose fails waiters', async t 
   t.equal(await p, 'retry')
   release()
   t.equal(await fc.submit(maps([3])), 'retry', 'nothing is accepted after dispose')
+})
+
+t.test('mapKey: the field-name scanner agrees with the grammar req(0|[1-9] digits{0,3})_name', async t => {
+  const grammar = /^req(0|[1-9]\d{0,3})_(.+)$/s
+  const expected = (s: string) => {
+    const m = grammar.exec(s)
+    return m === null ? null : { index: Number(m[1]), name: m[2] }
+  }
+  const fixed = ['req0___data__', 'req1_a', 'req999_x', 'req9999_k\nv', 'req10000_z', 'req01_a', 'req0_', 'req_a', 'reqa_b', 'req0a_b', 'xreq0_a', 'req1_ü']
+  for (const s of fixed) t.same(mapKey(s), expected(s), JSON.stringify(s))
+  // Random names over the grammar's alphabet, seeded for repeatability.
+  let seed = 42
+  const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff }
+  const alphabet = 'req0123456789_a'
+  let mismatches = 0
+  for (let n = 0; n < 20000; n++) {
+    let s = rnd() < 0.7 ? 'req' : ''
+    const len = Math.floor(rnd() * 8)
+    for (let j = 0; j < len; j++) s += alphabet[Math.floor(rnd() * alphabet.length)]
+    if (JSON.stringify(mapKey(s)) !== JSON.stringify(expected(s))) mismatches++
+  }
+  t.equal(mismatches, 0)
 })

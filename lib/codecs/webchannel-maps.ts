@@ -64,7 +64,31 @@ export function parseForm (body: string): Map<string, string> {
 }
 
 const UINT = /^(0|[1-9]\d{0,14})$/
-const MAP_KEY = /^req(0|[1-9]\d{0,3})_(.+)$/s
+
+/**
+ * `req<I>_<name>` → its map index and key; null when the field is not a map
+ * key. A scanner, not a regex: it runs once per field of every forward POST.
+ * Same grammar as /^req(0|[1-9]\d{0,3})_(.+)$/s.
+ */
+export function mapKey (field: string): { index: number, name: string } | null {
+  if (field.length < 6 || field.charCodeAt(0) !== 114 || field.charCodeAt(1) !== 101 || field.charCodeAt(2) !== 113) return null
+  let i = 3
+  let index = 0
+  const first = field.charCodeAt(3)
+  if (first === 48) { // '0' alone: no leading zeros
+    i = 4
+  } else {
+    while (i < field.length && i < 7) {
+      const c = field.charCodeAt(i)
+      if (c < 48 || c > 57) break
+      index = index * 10 + (c - 48)
+      i++
+    }
+    if (i === 3) return null
+  }
+  if (field.charCodeAt(i) !== 95 || i + 1 >= field.length) return null // '_' and a non-empty name
+  return { index, name: field.slice(i + 1) }
+}
 
 /** Fields → maps with their ids. Unknown top-level fields are refused. */
 export function decodeForwardBody (fields: Map<string, string>): ForwardBody {
@@ -89,13 +113,13 @@ export function decodeForwardBody (fields: Map<string, string>): ForwardBody {
   const raw: Array<Record<string, string> | undefined> = new Array(count)
   for (const [name, value] of fields) {
     if (name === 'count' || name === 'ofs' || name === 'headers') continue
-    const m = MAP_KEY.exec(name)
-    if (m === null) throw new MapsError(`unexpected field "${name.slice(0, 40)}"`)
-    const index = Number(m[1])
+    const key = mapKey(name)
+    if (key === null) throw new MapsError(`unexpected field "${name.slice(0, 40)}"`)
+    const index = key.index
     if (index >= count) throw new MapsError(`field "${name.slice(0, 40)}" is beyond count=${count}`)
     // Null prototype: keys such as __proto__ stay plain data.
     const map = raw[index] ?? (raw[index] = Object.create(null) as Record<string, string>)
-    map[m[2]] = value
+    map[key.name] = value
   }
 
   const maps: ForwardMap[] = []
