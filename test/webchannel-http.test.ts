@@ -240,6 +240,52 @@ t.test('a handler that fails leaves the map unacknowledged: the POST connection 
   t.same(got, ['before', 'x'], 'the accepted map is not delivered again; the refused one is')
 })
 
+t.test('an async event handler holds back the maps after it; the POST is answered once all are delivered', async t => {
+  let release!: () => void
+  const gate = new Promise<void>(resolve => { release = resolve })
+  let entered!: () => void
+  const started = new Promise<void>(resolve => { entered = resolve })
+  const { s, got } = await server(t, {}, app => {
+    app.webchannel.on('slow', async (_c, x: unknown) => {
+      entered()
+      await gate
+      got.push(x)
+    })
+  })
+  const { sid } = await handshake(s.origin)
+  let answered = false
+  const first = request(s.origin, fwd(sid, 101), {
+    body: `count=3&ofs=0&req0___data__=${enc({ a: ['n', 0] })}&req1___data__=${enc({ a: ['slow', 1] })}&req2___data__=${enc({ a: ['n', 2] })}`,
+  }).then(r => { answered = true; return r })
+  await started
+  // A second POST while the handler runs queues behind it.
+  const second = request(s.origin, fwd(sid, 102), { body: `count=1&ofs=3&req0___data__=${enc({ a: ['n', 3] })}` })
+  t.same(got, [0], 'map 2 waits for the handler of map 1')
+  t.equal(answered, false, 'the POST is not acknowledged before its last map is delivered')
+  release()
+  t.equal((await first).status, 200)
+  t.equal((await second).status, 200)
+  t.same(got, [0, 1, 2, 3])
+})
+
+t.test('an async handler that rejects: its map and every later one are retried, earlier ones are not', async t => {
+  let fail = true
+  const { s, got } = await server(t, {}, app => {
+    app.webchannel.on('flaky', async (_c, x: unknown) => {
+      await Promise.resolve()
+      if (fail) { fail = false; throw new Error('not now') }
+      got.push(x)
+    })
+  })
+  const { sid } = await handshake(s.origin)
+  const body = `count=3&ofs=0&req0___data__=${enc({ a: ['n', 'a'] })}&req1___data__=${enc({ a: ['flaky', 'b'] })}&req2___data__=${enc({ a: ['n', 'c'] })}`
+  await t.rejects(request(s.origin, fwd(sid, 101), { body }), 'network error: the client will retry')
+  t.same(got, ['a'])
+  const retry = await request(s.origin, fwd(sid, 101), { body })
+  t.equal(retry.status, 200)
+  t.same(got, ['a', 'b', 'c'])
+})
+
 t.test('plain maps reach the raw hook as objects; _badmap is skipped', async t => {
   const { s, got } = await server(t)
   const { sid } = await handshake(s.origin)

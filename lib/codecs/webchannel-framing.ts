@@ -32,10 +32,11 @@ export function frameArrays (arrays: readonly WireArray[]): string {
 // Older BrowserChannel clients evaluated chunks as script, where raw U+2028 and
 // U+2029 end a line inside a string literal; node-browserchannel escapes them too.
 const LINE_SEPARATORS = /[\u2028\u2029]/g
+const HAS_LINE_SEPARATOR = /[\u2028\u2029]/
 const NON_ASCII = /[\u007f-\uffff]/g
 
 export function escapeLineSeparators (json: string): string {
-  return LINE_SEPARATORS.test(json)
+  return HAS_LINE_SEPARATOR.test(json)
     ? json.replace(LINE_SEPARATORS, c => c === '\u2028' ? '\\u2028' : '\\u2029')
     : json
 }

@@ -90,53 +90,99 @@ export function mapKey (field: string): { index: number, name: string } | null {
   return { index, name: field.slice(i + 1) }
 }
 
-/** Fields → maps with their ids. Unknown top-level fields are refused. */
-export function decodeForwardBody (fields: Map<string, string>): ForwardBody {
-  const countText = fields.get('count')
+const DATA_KEY = '__data__'
+
+/**
+ * A forward body → maps with their ids, in one pass over the text: no field
+ * map, no object per `__data__` map (the WebChannel client's only kind).
+ * Refuses duplicate fields, unknown top-level fields and indexes beyond
+ * `count`, like the grammar in shared/webchannel-wire.md §6.
+ */
+export function parseForwardBody (body: string): ForwardBody {
+  let countText: string | undefined
+  let ofsText: string | undefined
+  let headers: string | null = null
+  // Per map index: its __data__ text, or its other keys (rare: plain maps, _badmap).
+  const data: Array<string | undefined> = []
+  const other: Array<Record<string, string> | undefined> = []
+  let fields = 0
+  let start = 0
+  const length = body.length
+  while (start < length) {
+    let end = body.indexOf('&', start)
+    if (end === -1) end = length
+    if (end > start) {
+      if (++fields > MAX_FIELDS) throw new MapsError(`more than ${MAX_FIELDS} fields`)
+      let eq = body.indexOf('=', start)
+      if (eq === -1 || eq > end) eq = end
+      const name = decodeIfNeeded(body.slice(start, eq), 'a field name')
+      const value = eq < end ? decodeIfNeeded(body.slice(eq + 1, end), `field "${name.slice(0, 40)}"`) : ''
+      const key = mapKey(name)
+      if (key !== null) {
+        if (key.name === DATA_KEY) {
+          if (data[key.index] !== undefined) throw duplicate(name)
+          data[key.index] = value
+        } else {
+          // Null prototype: keys such as __proto__ stay plain data.
+          const map = other[key.index] ?? (other[key.index] = Object.create(null) as Record<string, string>)
+          if (key.name in map) throw duplicate(name)
+          map[key.name] = value
+        }
+      } else if (name === 'count') {
+        if (countText !== undefined) throw duplicate(name)
+        countText = value
+      } else if (name === 'ofs') {
+        if (ofsText !== undefined) throw duplicate(name)
+        ofsText = value
+      } else if (name === 'headers') {
+        if (headers !== null) throw duplicate(name)
+        headers = value
+      } else {
+        throw new MapsError(`unexpected field "${name.slice(0, 40)}"`)
+      }
+    }
+    start = end + 1
+  }
+
   if (countText === undefined) {
     // A body with no fields at all (a terminate beacon, a bare retry) carries no maps.
-    if (fields.size === 0) return { count: 0, ofs: 0, maps: [], headers: null }
+    if (fields === 0) return { count: 0, ofs: 0, maps: [], headers: null }
     throw new MapsError('missing "count"')
   }
   if (!UINT.test(countText) || Number(countText) > MAX_MAPS) throw new MapsError(`"count" must be an integer from 0 to ${MAX_MAPS}`)
   const count = Number(countText)
   let ofs = 0
-  const ofsText = fields.get('ofs')
   if (ofsText !== undefined) {
     if (!UINT.test(ofsText) || !Number.isSafeInteger(Number(ofsText) + MAX_MAPS)) throw new MapsError('"ofs" must be a non-negative integer')
     ofs = Number(ofsText)
   } else if (count > 0) {
     throw new MapsError('missing "ofs"')
   }
-  const headers = fields.get('headers') ?? null
-
-  const raw: Array<Record<string, string> | undefined> = new Array(count)
-  for (const [name, value] of fields) {
-    if (name === 'count' || name === 'ofs' || name === 'headers') continue
-    const key = mapKey(name)
-    if (key === null) throw new MapsError(`unexpected field "${name.slice(0, 40)}"`)
-    const index = key.index
-    if (index >= count) throw new MapsError(`field "${name.slice(0, 40)}" is beyond count=${count}`)
-    // Null prototype: keys such as __proto__ stay plain data.
-    const map = raw[index] ?? (raw[index] = Object.create(null) as Record<string, string>)
-    map[key.name] = value
+  if (data.length > count || other.length > count) {
+    const index = Math.max(data.length, other.length) - 1
+    throw new MapsError(`field "req${index}_…" is beyond count=${count}`)
   }
 
-  const maps: ForwardMap[] = []
+  const maps: ForwardMap[] = new Array(count)
   for (let i = 0; i < count; i++) {
     const id = ofs + i
-    const map = raw[i] ?? (Object.create(null) as Record<string, string>)
-    const data = map.__data__
-    if (data !== undefined) maps.push({ id, kind: 'data', data })
-    else if (map.type === '_badmap' && Object.keys(map).length === 1) maps.push({ id, kind: 'bad' })
-    else maps.push({ id, kind: 'map', data: map })
+    const text = data[i]
+    const map = other[i]
+    if (text !== undefined) maps[i] = { id, kind: 'data', data: text }
+    else if (map === undefined) maps[i] = { id, kind: 'map', data: Object.create(null) as Record<string, string> }
+    else if (map.type === '_badmap' && Object.keys(map).length === 1) maps[i] = { id, kind: 'bad' }
+    else maps[i] = { id, kind: 'map', data: map }
   }
   return { count, ofs, maps, headers }
 }
 
-/** Parse and decode in one step. */
-export function parseForwardBody (body: string): ForwardBody {
-  return decodeForwardBody(parseForm(body))
+function duplicate (name: string): MapsError {
+  return new MapsError(`duplicate field "${name.slice(0, 40)}"`)
+}
+
+/** Percent-decoding only where there is something to decode (field names rarely are). */
+function decodeIfNeeded (s: string, what: string): string {
+  return s.includes('%') || s.includes('+') ? decode(s, what) : s
 }
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$/

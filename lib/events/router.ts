@@ -77,13 +77,17 @@ export class Router {
     return r
   }
 
-  /** Route one envelope. Resolves when the app accepted it; rejects when an event handler failed. */
-  dispatch (session: Session, inbound: Inbound): Promise<void> {
+  /**
+   * Route one envelope. undefined: accepted synchronously (refusals answered
+   * on the wire count as accepted); otherwise a promise that resolves when the
+   * app accepted it and rejects when an event handler failed.
+   */
+  dispatch (session: Session, inbound: Inbound): Promise<void> | undefined {
     if (inbound.kind === 'bad-request') {
       session.log.debug({ session: session.id, event: inbound.name }, 'webchannel: request id is not a positive safe integer')
-      return Promise.resolve()
+      return undefined
     }
-    if (inbound.kind !== 'event' && inbound.kind !== 'request') return Promise.resolve()
+    if (inbound.kind !== 'event' && inbound.kind !== 'request') return undefined
     const { channel, name, args } = inbound
     const id = inbound.kind === 'request' ? inbound.id : null
 
@@ -124,12 +128,12 @@ export class Router {
     if (!isPromiseLike(result)) {
       ctx.finish()
       if (id !== null) this.respond(session, ctx, schema, result)
-      return Promise.resolve()
+      return undefined
     }
     return this.await(session, ctx, schema, Promise.resolve(result))
   }
 
-  private await (session: Session, ctx: EventContext, schema: CompiledSchema | undefined, p: Promise<unknown>): Promise<void> {
+  private await (session: Session, ctx: EventContext, schema: CompiledSchema | undefined, p: Promise<unknown>): Promise<void> | undefined {
     const id = ctx.requestId
     if (id !== null) session.inflight++
     let timer: NodeJS.Timeout | null = null
@@ -163,7 +167,7 @@ export class Router {
     this.running.add(done)
     // A request is accepted once its handler started (its answer travels as a response);
     // a plain event is accepted when its handler finished without throwing.
-    return id !== null ? Promise.resolve() : done
+    return id !== null ? undefined : done
   }
 
   private respond (session: Session, ctx: EventContext, schema: CompiledSchema | undefined, value: unknown): void {
@@ -194,9 +198,9 @@ export class Router {
     return Promise.resolve()
   }
 
-  private refuse (session: Session, id: number | null, code: string, message: string, extra?: Record<string, unknown>): Promise<void> {
+  private refuse (session: Session, id: number | null, code: string, message: string, extra?: Record<string, unknown>): undefined {
     if (id !== null) this.sendReject(session, id, { message, code, ...extra })
-    return Promise.resolve()
+    return undefined
   }
 
   private sendReject (session: Session, id: number, body: WireErrorBody): void {

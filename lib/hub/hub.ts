@@ -124,7 +124,7 @@ export class Hub implements SessionOwner, BuiltinHandlers {
 
   // ---- SessionOwner ---------------------------------------------------
 
-  dispatch (session: Session, inbound: Inbound): Promise<void> {
+  dispatch (session: Session, inbound: Inbound): Promise<void> | undefined {
     const ready = this.ready.get(session)
     if (ready !== undefined) return ready.then(() => this.router.dispatch(session, inbound))
     return this.router.dispatch(session, inbound)

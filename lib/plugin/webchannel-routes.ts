@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { asciiJson, encodeArrays, frame } from '../codecs/webchannel-framing.js'
-import { MapsError, parseForm, decodeForwardBody, parseHeaderBlock, type ForwardBody } from '../codecs/webchannel-maps.js'
+import { MAX_MAPS, parseForm, parseForwardBody, parseHeaderBlock, type ForwardBody } from '../codecs/webchannel-maps.js'
 import { QueryError, classifyBind, type BindQuery, type BindRequest } from '../codecs/webchannel-query.js'
 import { CloseCode, FST_WEBCHANNEL_BODY_TOO_LARGE, FST_WEBCHANNEL_INVALID_REQUEST, FST_WEBCHANNEL_ORIGIN_FORBIDDEN } from '../errors.js'
 import type { Hub } from '../hub/hub.js'
@@ -44,20 +44,24 @@ const BindQuerySchema = Type.Object({
   $httpHeaders: Type.Optional(Type.String({ maxLength: 16384 })),
 })
 
-// The forward body after form decoding: count, ofs, the handshake's headers, and reqI_key fields.
+// The forward body as the body parser decodes it (`count=N&ofs=K&reqI_key=…`
+// → maps with their ids): the form grammar itself (duplicates, indexes within
+// count, unknown fields) is enforced by that parser, in one pass.
+const ForwardMapSchema = Type.Union([
+  Type.Object({ id: Type.Integer({ minimum: 0 }), kind: Type.Literal('data'), data: Type.String() }),
+  Type.Object({ id: Type.Integer({ minimum: 0 }), kind: Type.Literal('map'), data: Type.Record(Type.String(), Type.String()) }),
+  Type.Object({ id: Type.Integer({ minimum: 0 }), kind: Type.Literal('bad') }),
+])
 const ForwardBodySchema = Type.Union([
   Type.Null(),
   Type.Object({
-    count: Type.Optional(Type.String({ pattern: '^(0|[1-9][0-9]{0,3})$' })),
-    ofs: Type.Optional(Type.String({ pattern: uint })),
-    headers: Type.Optional(Type.String({ maxLength: 16384 })),
-  }, {
-    patternProperties: { '^req(0|[1-9][0-9]{0,3})_.+$': Type.String() },
-    // propertyNames refuses unknown fields (additionalProperties: false would
-    // let Fastify's Ajv silently strip them).
-    propertyNames: { pattern: '^(count|ofs|headers|req(0|[1-9][0-9]{0,3})_.+)$' },
+    count: Type.Integer({ minimum: 0, maximum: MAX_MAPS }),
+    ofs: Type.Integer({ minimum: 0 }),
+    headers: Type.Union([Type.String({ maxLength: 16384 }), Type.Null()]),
+    maps: Type.Array(ForwardMapSchema, { maxItems: MAX_MAPS }),
   }),
 ])
+const NO_MAPS: ForwardBody = Object.freeze({ count: 0, ofs: 0, maps: [], headers: null }) as ForwardBody
 
 const TestQuerySchema = Type.Object({
   VER: Type.Literal('8'),
@@ -65,6 +69,8 @@ const TestQuerySchema = Type.Object({
   TYPE: Type.Optional(Type.Literal('xmlhttp')),
   DOMAIN: Type.Optional(Type.String({ maxLength: 256 })),
 })
+
+type HookDone = (err?: Error) => void
 
 interface Refusal { statusCode: number, code: string, message: string }
 
@@ -124,10 +130,9 @@ function bodyParser (maxBodySize: number) {
     payload.on('error', (err) => { if (!failed) { failed = true; done(err) } })
     payload.on('end', () => {
       if (failed) return
-      const text = Buffer.concat(chunks).toString('utf8')
+      const text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8')
       try {
-        const fields = parseForm(text)
-        done(null, fields.size === 0 ? null : Object.fromEntries(fields))
+        done(null, text === '' ? null : parseForwardBody(text))
       } catch (err) {
         done(new FST_WEBCHANNEL_INVALID_REQUEST((err as Error).message))
       }
@@ -235,7 +240,7 @@ export async function registerWebChannelRoutes (fastify: FastifyInstance, hub: H
   const fastHandshake = async (request: CorsRequest, reply: FastifyReply, req: Extract<BindRequest, { kind: 'fast-handshake' }>) => {
     let body: ForwardBody
     try {
-      body = decodeForwardBody(parseForm(req.body))
+      body = parseForwardBody(req.body)
     } catch (err) {
       return sendError(reply, invalid('$req: ' + (err as Error).message))
     }
@@ -299,17 +304,13 @@ export async function registerWebChannelRoutes (fastify: FastifyInstance, hub: H
   const bind = async (request: FastifyRequest, reply: FastifyReply) => {
     if (request.validationError !== undefined) return sendError(reply, invalid(request.validationError.message))
     let req: BindRequest
-    let body: ForwardBody
     try {
       req = classifyBind(request.method, request.query as BindQuery)
-      const fields = request.body as Record<string, string> | null
-      body = req.kind === 'terminate' || req.kind === 'back-channel' || req.kind === 'fast-handshake'
-        ? { count: 0, ofs: 0, maps: [], headers: null }
-        : decodeForwardBody(new Map(fields === null ? [] : Object.entries(fields)))
     } catch (err) {
-      if (err instanceof QueryError || err instanceof MapsError) return sendError(reply, invalid(err.message))
+      if (err instanceof QueryError) return sendError(reply, invalid(err.message))
       throw err
     }
+    const body = req.kind === 'handshake' || req.kind === 'forward' ? (request.body as ForwardBody | null | undefined) ?? NO_MAPS : NO_MAPS
     switch (req.kind) {
       case 'handshake': return handshake(request, reply, req, body)
       case 'fast-handshake': return fastHandshake(request, reply, req)
@@ -352,11 +353,15 @@ export async function registerWebChannelRoutes (fastify: FastifyInstance, hub: H
     child.removeAllContentTypeParsers()
     child.addContentTypeParser('*', bodyParser(wc.maxBodySize))
 
-    const onRequest = async (request: CorsRequest, reply: FastifyReply) => {
+    // Callback-style hooks: these run on every forward POST and back-channel
+    // GET, and an async hook costs a promise and a microtask hop each.
+    // Replying from a callback hook means not calling done.
+    const onRequest = (request: CorsRequest, reply: FastifyReply, done: HookDone) => {
       const cors = corsHeadersFor(request, opts)
       if (cors === null && !originAllowed(request, opts.origin)) {
         const e = new FST_WEBCHANNEL_ORIGIN_FORBIDDEN()
-        return sendError(reply, { statusCode: 403, code: e.code, message: e.message })
+        sendError(reply, { statusCode: 403, code: e.code, message: e.message })
+        return
       }
       if (cors !== null) {
         request[kCors] = cors
@@ -372,27 +377,32 @@ export async function registerWebChannelRoutes (fastify: FastifyInstance, hub: H
           if (h !== undefined) mergeHeaders(request, h, wc.allowedHeaders)
         }
       } catch (err) {
-        return sendError(reply, invalid((err as Error).message))
+        sendError(reply, invalid((err as Error).message))
+        return
       }
+      done()
     }
 
     // The handshake's encoded init headers (encodeInitMessageHeaders) count as request headers.
-    const preValidation = async (request: FastifyRequest, reply: FastifyReply) => {
-      const body = request.body as Record<string, string> | null | undefined
+    const preValidation = (request: FastifyRequest, reply: FastifyReply, done: HookDone) => {
+      const body = request.body as ForwardBody | null | undefined
       if (body !== null && body !== undefined && typeof body.headers === 'string') {
         try {
           mergeHeaders(request, body.headers, wc.allowedHeaders)
         } catch (err) {
-          return sendError(reply, invalid((err as Error).message))
+          sendError(reply, invalid((err as Error).message))
+          return
         }
       }
+      done()
     }
 
     // A request that began before app.close() and ends after Fastify closed idle
     // connections would hold its keep-alive socket (and close()) open for
     // keepAliveTimeout: ask the client to drop it.
-    const onSend = async (_request: FastifyRequest, reply: FastifyReply) => {
+    const onSend = (_request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void) => {
       if (hub.closing) reply.header('connection', 'close')
+      done(null, payload)
     }
 
     // compress: false — @fastify/compress would buffer the stream; the back channel gzips itself.

@@ -14,7 +14,8 @@ interface LocalHandlers { once: SessionHandler | null, on: SessionHandler | null
 /** What the layer above (the hub and its event router) does with a session's traffic. */
 export interface SessionOwner {
   /** Route one decoded envelope. Resolves when the app accepted it. */
-  dispatch (session: Session, inbound: Inbound): Promise<void>
+  /** undefined: accepted synchronously; otherwise settles when the app accepted or refused it. */
+  dispatch (session: Session, inbound: Inbound): Promise<void> | undefined
   /** A message the event layer does not claim (non-envelope, binary, `ws-wrapper:false`). */
   raw (session: Session, message: RawMessage): void
   /** The session ended; free memberships and tell the app. Called once. */
@@ -281,21 +282,21 @@ export class Session implements TransportSink {
 
   // ---- TransportSink --------------------------------------------------
 
-  receive (message: string | Record<string, unknown>): Promise<void> {
+  receive (message: string | Record<string, unknown>): Promise<void> | undefined {
     if (this.end !== null) return Promise.reject(new FST_WEBCHANNEL_SESSION_CLOSED(this.id))
     if (!this.events) {
       this.owner.raw(this, message)
-      return Promise.resolve()
+      return undefined
     }
     const inbound = typeof message === 'string' ? parseEnvelope(message) : decodeEnvelope(message)
     switch (inbound.kind) {
       case 'ignored':
         this.owner.raw(this, message)
-        return Promise.resolve()
+        return undefined
       case 'resolve':
       case 'reject':
         this.answer(inbound)
-        return Promise.resolve()
+        return undefined
       default:
         return this.owner.dispatch(this, inbound)
     }

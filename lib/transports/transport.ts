@@ -57,10 +57,11 @@ export interface Transport {
 export interface TransportSink {
   /**
    * One inbound message: JSON text, or (WebChannel maps without __data__) a
-   * plain object. Resolves once the app accepted it; rejects when it did not
+   * plain object. Returns undefined when the app accepted it synchronously,
+   * else a promise that resolves once it did and rejects when it did not
    * (WebChannel then withholds the acknowledgement so the client resends).
    */
-  receive (message: string | Record<string, unknown>): Promise<void>
+  receive (message: string | Record<string, unknown>): Promise<void> | undefined
   /** Binary frames (WebSocket only) go straight to the raw hook. */
   receiveBinary? (data: Buffer): void
   /** The transport is gone. Called exactly once. */

@@ -150,7 +150,7 @@ export class WebChannelConnection implements Transport {
     return [this.bc !== null ? 1 : 0, this.lastSentId, this.queue.sizeThrough(this.lastSentId)]
   }
 
-  private receive (map: ForwardMap): Promise<void> {
+  private receive (map: ForwardMap): Promise<void> | undefined {
     const session = this.session
     if (session === null || this.stateName === 'closing' || this.stateName === 'closed') {
       return Promise.reject(new Error('session ended'))

@@ -53,7 +53,7 @@ export class WsConnection implements Transport {
         return
       }
       // A rejected receive matters only to WebChannel acknowledgements; here it is already logged.
-      sink.receive(buf.toString()).catch(noop)
+      sink.receive(buf.toString())?.catch(noop)
     })
     socket.on('pong', () => { this.awaitingPong = false })
     // ws reports protocol violations (oversize, bad UTF-8, bad frames) here before closing.
