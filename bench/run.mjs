@@ -64,11 +64,11 @@ const plan = SCENARIOS
 
 // Ours over WebChannel runs only once the long-poll transport answers a handshake.
 const notRun = {}
-if (plan.some(s => s.servers.includes('ours-wc'))) {
+if (plan.some(s => s.servers.some(id => id.startsWith('ours-wc')))) {
   const ok = await probeWebChannel(SERVERS['ours-wc'], scripts)
   if (ok !== true) {
-    notRun['ours-wc'] = notRun['ours-wc+patch'] = `not run: ${ok}`
-    log(`ours over WebChannel: ${notRun['ours-wc']}`)
+    for (const id of ['ours-wc', 'ours-wc-lp']) notRun[id] = notRun[`${id}+patch`] = `not run: ${ok}`
+    log(`ours over WebChannel: not run: ${ok}`)
   }
 }
 

@@ -12,6 +12,9 @@ const COLORS = {
   'sio-polling': '#d62728',
   browserchannel: '#9467bd',
   'ours-wc': '#17becf',
+  'browserchannel-lp': '#c5b0d5',
+  'ours-wc-lp': '#0e7c8a',
+  'ours-wc-lp+patch': '#6fb8c2',
   'ours-ws+patch': '#98df8a',
   'ours-wc+patch': '#9edae5',
 }

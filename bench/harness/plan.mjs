@@ -7,16 +7,23 @@ export const SERVERS = {
   'sio-ws': { label: 'socket.io (websocket)', script: 'servers/socketio.mjs', proto: 'sio-ws', target: {} },
   'ours-ws': { label: 'ours (WebSocket)', script: 'ours', proto: 'wsw', target: { path: '/channel/ws' } },
   'sio-polling': { label: 'socket.io (polling)', script: 'servers/socketio.mjs', proto: 'sio-polling', target: {} },
-  browserchannel: { label: 'browserchannel', script: 'servers/browserchannel.mjs', proto: 'wc', target: { base: '/channel/bind', key: 'JSON' } },
-  'ours-wc': { label: 'ours (WebChannel)', script: 'ours', proto: 'wc', target: { base: '/channel', key: '__data__' } },
+  // WebChannel servers are driven the way the unmodified client drives them: a
+  // streaming back channel (CI=0). `-lp`: the same server with CI=1 long polls
+  // (forceLongPolling, or a buffering proxy detected).
+  browserchannel: { label: 'browserchannel', script: 'servers/browserchannel.mjs', proto: 'wc', target: { base: '/channel/bind', key: 'JSON', streaming: true } },
+  'ours-wc': { label: 'ours (WebChannel)', script: 'ours', proto: 'wc', target: { base: '/channel', key: '__data__', streaming: true } },
+  'browserchannel-lp': { label: 'browserchannel, CI=1', script: 'servers/browserchannel.mjs', proto: 'wc', target: { base: '/channel/bind', key: 'JSON', streaming: false } },
+  'ours-wc-lp': { label: 'ours (WebChannel), CI=1', script: 'ours', proto: 'wc', target: { base: '/channel', key: '__data__', streaming: false } },
 }
 // `--patch`: the same two rows built from lib/ with a proposed patch applied.
-for (const id of ['ours-ws', 'ours-wc']) {
+for (const id of ['ours-ws', 'ours-wc', 'ours-wc-lp']) {
   SERVERS[`${id}+patch`] = { ...SERVERS[id], label: `${SERVERS[id].label} + patch`, script: 'ours-patched' }
 }
 
 const WS = ['ws', 'fastify-ws', 'sio-ws', 'ours-ws']
-const LP = ['sio-polling', 'browserchannel', 'ours-wc']
+const LP = ['sio-polling', 'browserchannel', 'ours-wc', 'browserchannel-lp', 'ours-wc-lp']
+// A parked CI=1 GET holds what a parked CI=0 one does: idle memory measures the streaming rows only.
+const LP_IDLE = ['sio-polling', 'browserchannel', 'ours-wc']
 
 /** Figures: how each is named, its unit, and whether lower is better. */
 export const METRICS = {
@@ -72,7 +79,7 @@ export const SCENARIOS = [
     id: 'idle-memory',
     title: 'Idle memory, 5,000 open connections / sessions',
     kind: 'idle',
-    servers: [...WS, ...LP],
+    servers: [...WS, ...LP_IDLE],
     baselines: ['ws', 'sio-ws'],
     metrics: ['rssPerConn', 'heapPerConn'],
     chart: ['rssPerConn'],

@@ -27,6 +27,26 @@ export function request (port, method, path, body, contentType = FORM) {
   })
 }
 
+/**
+ * A GET whose body is read as it arrives (a streaming back channel):
+ * `onText(piece)` per decoded piece while the status is 200; resolves with
+ * { status, body } (body only for a non-200) once the response has ended.
+ */
+export function stream (port, path, onText) {
+  counts.GET++
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'GET', path, agent }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c) => { if (res.statusCode === 200) onText(c); else body += c })
+      res.on('end', () => resolve({ status: res.statusCode, body }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
 let zxCount = 0
 /** The cache-buster both long-poll clients add to every URL. */
 export function zx () {

@@ -1,11 +1,14 @@
 // The WebChannel / BrowserChannel v8 wire (shared/webchannel-wire.md §5–§8),
-// spoken directly in long-poll mode (CI=1, what forceLongPolling and buffering
-// proxies give): handshake POST, one forward POST in flight with every map
+// spoken directly: handshake POST, one forward POST in flight with every map
 // queued behind it batched into the next, one back-channel GET held at a time.
+// The back channel streams (CI=0: the GET stays open and each server flush
+// arrives as one chunk, what the unmodified client does by default) or long
+// polls (CI=1: one answer per GET, what forceLongPolling and buffering
+// proxies give); `streaming` in the target picks.
 // `key` is how a message rides in a map: `__data__` (WebChannel sendRawJson,
 // ours) or `JSON` (the BCSocket client of the `browserchannel` server).
 import { dispatchEnvelope, encodeEcho, encodeSubscribe } from './envelope.mjs'
-import { request, zx } from './http.mjs'
+import { request, stream, zx } from './http.mjs'
 
 /** `<len>\n<json>` chunks (len in UTF-16 units) → parsed values; throws on bad framing. */
 export function parseChunks (text) {
@@ -25,10 +28,11 @@ export function parseChunks (text) {
 const MAX_MAPS = 1000
 
 export class WebChannelClient {
-  constructor (port, base, key, fail) {
+  constructor (port, base, key, streaming, fail) {
     this.port = port
     this.base = base
     this.key = key
+    this.streaming = streaming
     this.fail = fail
     this.onResponse = (_id, _data) => {}
     this.onTick = (_payload) => {}
@@ -41,8 +45,8 @@ export class WebChannelClient {
     this.closing = false
   }
 
-  static async open ({ port, base, key }, fail) {
-    const c = new WebChannelClient(port, base, key, fail)
+  static async open ({ port, base, key, streaming = false }, fail) {
+    const c = new WebChannelClient(port, base, key, streaming, fail)
     c.rid = Math.floor(Math.random() * 100000)
     const r = await request(port, 'POST', `${base}?VER=8&RID=${c.rid}&CVER=22&zx=${zx()}&t=1`, 'count=0')
     if (r.status !== 200) throw new Error(`WebChannel handshake: HTTP ${r.status} ${r.body.slice(0, 80)}`)
@@ -79,6 +83,7 @@ export class WebChannelClient {
 
   poll () {
     if (this.closing) return
+    if (this.streaming) return this.pollStreaming()
     const path = `${this.base}?VER=8&RID=rpc&SID=${this.sid}&AID=${this.aid}&CI=1&TYPE=xmlhttp&zx=${zx()}&t=1`
     request(this.port, 'GET', path).then((r) => {
       if (this.closing) return
@@ -91,6 +96,37 @@ export class WebChannelClient {
         return this.fail(`back channel: ${err.message}`)
       }
       for (const chunk of chunks) for (const a of chunk) this.array(a)
+      this.poll()
+    }, (err) => { if (!this.closing) this.fail(`back channel: ${err.message}`) })
+  }
+
+  /** CI=0: chunks are parsed as they arrive; when the server ends the GET, the next one opens at once. */
+  pollStreaming () {
+    const path = `${this.base}?VER=8&RID=rpc&SID=${this.sid}&AID=${this.aid}&CI=0&TYPE=xmlhttp&zx=${zx()}&t=1`
+    let buf = ''
+    stream(this.port, path, (text) => {
+      buf += text
+      let pos = 0
+      for (;;) {
+        const nl = buf.indexOf('\n', pos)
+        if (nl === -1) break
+        const len = Number(buf.slice(pos, nl))
+        if (!Number.isInteger(len) || len < 0) return this.fail(`back channel: bad chunk length ${JSON.stringify(buf.slice(pos, nl).slice(0, 20))}`)
+        if (nl + 1 + len > buf.length) break
+        let chunk
+        try {
+          chunk = JSON.parse(buf.slice(nl + 1, nl + 1 + len))
+        } catch (err) {
+          return this.fail(`back channel: ${err.message}`)
+        }
+        for (const a of chunk) this.array(a)
+        pos = nl + 1 + len
+      }
+      if (pos > 0) buf = buf.slice(pos)
+    }).then((r) => {
+      if (this.closing) return
+      if (r.status !== 200) return this.fail(`back channel: HTTP ${r.status} ${r.body.slice(0, 80)}`)
+      if (buf !== '') return this.fail(`back channel ended inside a chunk: ${JSON.stringify(buf.slice(0, 40))}`)
       this.poll()
     }, (err) => { if (!this.closing) this.fail(`back channel: ${err.message}`) })
   }
