@@ -1,4 +1,6 @@
 import { once } from 'node:events'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import t from 'tap'
 import WebSocket from 'ws'
 import { startApp } from './helpers/app.js'
@@ -90,6 +92,35 @@ t.test('oversize messages close with 1009, counted after decompression', async t
   t.equal((await deflated.closed)[0], 1009)
   const ends = await ended.count(2)
   t.same(ends.map(e => e.reason), ['error', 'error'])
+})
+
+t.test('an open session does not keep the upgrade\'s reply and response alive', async t => {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const refs: Array<WeakRef<object>> = []
+  const s = await startApp({}, app => {
+    app.webchannel.on('ping', () => 'pong')
+  }, app => {
+    app.addHook('onRequest', (_req, reply, done) => {
+      refs.push(new WeakRef(reply), new WeakRef(reply.raw))
+      done()
+    })
+  })
+  t.teardown(() => s.app.close())
+  const { ws } = await connectWs(s.wsUrl)
+  ws.send(JSON.stringify({ i: 1, a: ['ping'] }))
+  t.same(await nextFrame(ws), { i: 1, d: 'pong' })
+  t.equal(refs.length, 2)
+  // Collection is not promised after one gc(); a few rounds across turns settle it.
+  for (let i = 0; i < 5 && refs.some(r => r.deref() !== undefined); i++) {
+    await new Promise(resolve => setImmediate(resolve))
+    gc()
+  }
+  t.same(refs.map(r => r.deref() === undefined), [true, true], 'Reply and ServerResponse collected')
+  t.equal(s.app.webchannel.sessions.size, 1, 'while the session is open')
+  ws.send(JSON.stringify({ i: 2, a: ['ping'] }))
+  t.same(await nextFrame(ws), { i: 2, d: 'pong' })
+  ws.close()
 })
 
 t.test('permessage-deflate round trip', async t => {

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
@@ -11,7 +11,8 @@ const kUpgradeTimer = Symbol('webchannel.upgradeTimer')
 const kUpgradeSocket = Symbol('webchannel.upgradeSocket')
 const kUpgraded = Symbol('webchannel.upgraded')
 const kUpgradeDone = Symbol('webchannel.upgradeDone')
-type TimedRequest = IncomingMessage & { [kUpgradeTimer]?: NodeJS.Timeout, [kUpgradeSocket]?: Duplex, [kUpgraded]?: boolean, [kUpgradeDone]?: () => void }
+const kUpgradeResponse = Symbol('webchannel.upgradeResponse')
+type TimedRequest = IncomingMessage & { [kUpgradeTimer]?: NodeJS.Timeout, [kUpgradeSocket]?: Duplex, [kUpgraded]?: boolean, [kUpgradeDone]?: () => void, [kUpgradeResponse]?: ServerResponse }
 
 /** The subprotocol the server picks: its first preference the client offered. */
 export function pickSubprotocol (offered: Set<string>, supported: readonly string[]): string | false {
@@ -44,6 +45,7 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
   const wsOpts = opts.websocket
   const path = (opts.prefix === '/' ? '' : opts.prefix) + wsOpts.path
   const keepalive = new Keepalive(wsOpts)
+  const forgetConnection = (conn: WsConnection): void => keepalive.delete(conn)
 
   // Upgrades whose hooks have not finished within handshakeTimeout get 408.
   const onUpgrade = (raw: TimedRequest, socket: Duplex) => {
@@ -109,13 +111,24 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
       }
       const refusal = hub.admit(request)
       if (refusal !== null) return refuse(reply, refusal.statusCode, refusal.code, refusal.message)
+      // The upgrade's stand-in response, to be unhooked from the socket once upgraded.
+      ;(request.raw as TimedRequest)[kUpgradeResponse] = reply.raw
     },
     handler: (_request, reply) => refuse(reply, 426, 'FST_WEBCHANNEL_UPGRADE_REQUIRED', 'This route accepts WebSocket upgrades only'),
     wsHandler: (socket: WebSocket, request: FastifyRequest) => {
       const raw = request.raw as TimedRequest
       raw[kUpgraded] = true
       raw[kUpgradeDone]?.()
-      const conn = new WsConnection(socket, request.raw.socket, wsOpts)
+      // @fastify/websocket's 'error' listener closes over the route's request
+      // and reply, keeping them alive as long as the socket. WsConnection's
+      // own listener does the same job (log, cut the connection).
+      socket.removeAllListeners('error')
+      // @fastify/websocket assigned its stand-in ServerResponse to the TCP
+      // socket, which then points at it (and its Reply) for life: unhook it.
+      const res = raw[kUpgradeResponse]
+      raw[kUpgradeResponse] = undefined
+      if (res !== undefined && res.socket === request.raw.socket) res.detachSocket(request.raw.socket)
+      const conn = new WsConnection(socket, request.raw.socket, wsOpts, request.log, forgetConnection)
       if (hub.closing) {
         socket.close(opts.closeCode, opts.closeReason)
         return
@@ -123,7 +136,6 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
       const session = hub.open({ transport: conn, request, subprotocol: socket.protocol === '' ? null : socket.protocol })
       conn.attach(session)
       keepalive.add(conn)
-      socket.once('close', () => keepalive.delete(conn))
       request.log.debug({ session: session.id }, 'webchannel: websocket session opened')
     },
   })

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net'
+import type { FastifyBaseLogger } from 'fastify'
 import type { WebSocket } from 'ws'
 import { encodeBinaryFrame, encodeTextFrame } from '../../codecs/ws-frame.js'
 import type { EndReason, OutboundMessage, Transport, TransportSink } from '../transport.js'
@@ -34,12 +35,28 @@ export class WsConnection implements Transport {
   stalledSince = 0
   /** Bytes still queued from earlier turns when this turn's first frame was written. */
   private backlog = 0
+  private readonly log: FastifyBaseLogger
+  private readonly onClosed: ((conn: WsConnection) => void) | null
 
-  constructor (socket: WebSocket, tcp: Socket, options: WsConnectionOptions) {
+  /**
+   * Takes over the socket's error handling at once (log, cut the connection),
+   * so a socket refused before a session exists is covered too. `onClosed`
+   * runs once the socket has closed, after the session was told.
+   */
+  constructor (socket: WebSocket, tcp: Socket, options: WsConnectionOptions, log: FastifyBaseLogger, onClosed: ((conn: WsConnection) => void) | null = null) {
     this.socket = socket
     this.tcp = tcp
     this.options = options
+    this.log = log
+    this.onClosed = onClosed
     this.deflate = socket.extensions.includes('permessage-deflate')
+    // ws reports protocol violations (oversize, bad UTF-8, bad frames) and
+    // socket errors here, after it has sent its close frame if it could.
+    socket.on('error', (err: Error) => {
+      if (this.why === null) this.why = 'error'
+      this.log.info({ err }, 'webchannel: websocket error')
+      socket.terminate()
+    })
   }
 
   /** Wire the socket's events to the session. */
@@ -56,12 +73,11 @@ export class WsConnection implements Transport {
       sink.receive(buf.toString())?.catch(noop)
     })
     socket.on('pong', () => { this.awaitingPong = false })
-    // ws reports protocol violations (oversize, bad UTF-8, bad frames) here before closing.
-    socket.on('error', () => { if (this.why === null) this.why = 'error' })
     socket.on('close', (code: number, reason: Buffer) => {
       const why = this.why ?? 'client-close'
       if (this.sent !== null) sink.ended(why, this.sent.code, this.sent.reason)
       else sink.ended(why, code, reason.toString())
+      this.onClosed?.(this)
     })
   }
 
