@@ -42,6 +42,10 @@ t.test('envelope: encoders round-trip', async t => {
   t.same(JSON.parse(encodeEvent(null, 'e', [])), { a: ['e'] })
   t.same(JSON.parse(encodeRequest(null, 'q', [2], 9)), { i: 9, a: ['q', 2] })
   t.same(JSON.parse(encodeResolve(9, [1])), { i: 9, d: [1] })
+  t.equal(encodeResolve(3, undefined), '{"i":3}', 'no value: no "d", as JSON.stringify({ i, d: undefined })')
+  t.equal(encodeResolve(4, null), '{"i":4,"d":null}')
+  t.equal(encodeResolve(5, new Date(0)), '{"i":5,"d":"1970-01-01T00:00:00.000Z"}')
+  t.equal(encodeResolve(6, 'é\u2028'), JSON.stringify({ i: 6, d: 'é\u2028' }))
   t.same(JSON.parse(encodeReject(9, { message: 'm', code: 'C' })), { i: 9, e: { message: 'm', code: 'C' }, _: 1 })
 })
 

@@ -70,6 +70,28 @@ t.test('forward maps: count, ofs, map ids, __data__, _badmap', async t => {
   t.same(parseForwardBody('count=1&ofs=0&req0_t=h%C3%A9llo%20%F0%9F%98%80').maps[0], { id: 0, kind: 'map', data: { t: 'héllo 😀' } })
 })
 
+t.test('forward maps: __data__ fields read in place agree with the general grammar', async t => {
+  const data = (body: string) => parseForwardBody(body).maps
+  const json = encodeURIComponent('{"a":["e"]}')
+  t.same(data(`count=11&ofs=0&req10___data__=${json}`)[10], { id: 10, kind: 'data', data: '{"a":["e"]}' })
+  // A percent-encoded name decodes to the same field.
+  t.same(data(`count=1&ofs=0&req%30___data__=${json}`)[0], { id: 0, kind: 'data', data: '{"a":["e"]}' })
+  // Lookalikes are other keys of a plain map, not __data__.
+  t.same(data('count=1&ofs=0&req0___data__x=1')[0], { id: 0, kind: 'map', data: { __data__x: '1' } })
+  t.same(data('count=1&ofs=0&req0____data__=1')[0], { id: 0, kind: 'map', data: { ___data__: '1' } })
+  t.same(data('count=1&ofs=0&req0___data__')[0], { id: 0, kind: 'data', data: '' })
+  // __data__ wins over other keys of the same map, in either order.
+  t.same(data(`count=1&ofs=0&req0_x=1&req0___data__=${json}`)[0], { id: 0, kind: 'data', data: '{"a":["e"]}' })
+  for (const body of [
+    `count=2&ofs=0&req01___data__=${json}`, // leading zero
+    `count=1&ofs=0&req1___data__=${json}`, // beyond count
+    `count=1&ofs=0&req0___data__=${json}&req0___data__=${json}`, // duplicate
+    `count=1&ofs=0&req0___data__=${json}&req%30___data__=${json}`, // duplicate, spelled differently
+    `count=1&ofs=0&reqx___data__=${json}`,
+    `count=99999&ofs=0&req99999___data__=${json}`,
+  ]) t.throws(() => parseForwardBody(body), MapsError, body)
+})
+
 t.test('forward maps: hostile bodies are refused with MapsError', async t => {
   const bad = [
     'count=1001&ofs=0',

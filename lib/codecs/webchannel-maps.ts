@@ -115,6 +115,14 @@ export function parseForwardBody (body: string): ForwardBody {
       if (++fields > MAX_FIELDS) throw new MapsError(`more than ${MAX_FIELDS} fields`)
       let eq = body.indexOf('=', start)
       if (eq === -1 || eq > end) eq = end
+      // The hot case, `req<I>___data__=…`, is recognised in place: no name string.
+      const dataIndex = dataFieldIndex(body, start, eq)
+      if (dataIndex !== -1) {
+        if (data[dataIndex] !== undefined) throw duplicate(body.slice(start, eq))
+        data[dataIndex] = eq < end ? decodeIfNeeded(body.slice(eq + 1, end), `field "${body.slice(start, eq)}"`) : ''
+        start = end + 1
+        continue
+      }
       const name = decodeIfNeeded(body.slice(start, eq), 'a field name')
       const value = eq < end ? decodeIfNeeded(body.slice(eq + 1, end), `field "${name.slice(0, 40)}"`) : ''
       const key = mapKey(name)
@@ -174,6 +182,26 @@ export function parseForwardBody (body: string): ForwardBody {
     else maps[i] = { id, kind: 'map', data: map }
   }
   return { count, ofs, maps, headers }
+}
+
+const DATA_SUFFIX = '_' + DATA_KEY
+
+/** `req<I>___data__` spelled plainly between from and to → I; otherwise -1 (the general path decides). */
+function dataFieldIndex (body: string, from: number, to: number): number {
+  if (to - from < 4 + DATA_SUFFIX.length || body.charCodeAt(from) !== 114 || body.charCodeAt(from + 1) !== 101 || body.charCodeAt(from + 2) !== 113) return -1
+  const digitsEnd = to - DATA_SUFFIX.length
+  if (!body.startsWith(DATA_SUFFIX, digitsEnd)) return -1
+  const digits = digitsEnd - (from + 3)
+  if (digits < 1 || digits > 4) return -1
+  let index = 0
+  for (let i = from + 3; i < digitsEnd; i++) {
+    const c = body.charCodeAt(i)
+    if (c < 48 || c > 57) return -1
+    index = index * 10 + (c - 48)
+  }
+  // No leading zeros: `req01_…` is not a map key.
+  if (digits > 1 && body.charCodeAt(from + 3) === 48) return -1
+  return index
 }
 
 function duplicate (name: string): MapsError {

@@ -115,28 +115,41 @@ function bodyParser (maxBodySize: number) {
     }
     const chunks: Buffer[] = []
     let size = 0
-    let failed = false
-    payload.on('data', (chunk: Buffer) => {
-      if (failed) return
+    // The handshake's IncomingMessage lives as long as its session
+    // (Session.request): listeners left on it would keep this parse's
+    // closures, and through `done` the handshake's Reply, alive too.
+    const finish = (err: Error | null, body?: unknown): void => {
+      payload.off('data', onData)
+      payload.off('error', onError)
+      payload.off('end', onEnd)
+      chunks.length = 0
+      done(err, body)
+    }
+    const onData = (chunk: Buffer): void => {
       size += chunk.length
       if (size > maxBodySize) {
-        failed = true
-        chunks.length = 0
-        done(new FST_WEBCHANNEL_BODY_TOO_LARGE(maxBodySize))
+        finish(new FST_WEBCHANNEL_BODY_TOO_LARGE(maxBodySize))
+        // Drain the rest without keeping it.
+        payload.resume()
         return
       }
       chunks.push(chunk)
-    })
-    payload.on('error', (err) => { if (!failed) { failed = true; done(err) } })
-    payload.on('end', () => {
-      if (failed) return
+    }
+    const onError = (err: Error): void => finish(err)
+    const onEnd = (): void => {
       const text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8')
+      let body: ForwardBody | null
       try {
-        done(null, text === '' ? null : parseForwardBody(text))
+        body = text === '' ? null : parseForwardBody(text)
       } catch (err) {
-        done(new FST_WEBCHANNEL_INVALID_REQUEST((err as Error).message))
+        finish(new FST_WEBCHANNEL_INVALID_REQUEST((err as Error).message))
+        return
       }
-    })
+      finish(null, body)
+    }
+    payload.on('data', onData)
+    payload.on('error', onError)
+    payload.on('end', onEnd)
   }
 }
 

@@ -1,5 +1,7 @@
 import type { WireArray } from '../../codecs/webchannel-framing.js'
 
+const RELEASED: WireArray = Object.freeze({ id: -1, payload: '' })
+
 /**
  * The session's server→client arrays, in id order, kept until the client
  * acknowledges them (AID). Ids are consecutive from 0 (the `c` array) and never
@@ -34,6 +36,8 @@ export class ArrayQueue {
     const items = this.items
     while (this.head < items.length && items[this.head].id <= aid) {
       this.units -= items[this.head].payload.length
+      // Let the payload go now, not at the next compaction.
+      items[this.head] = RELEASED
       this.head++
     }
     // Compact once the acknowledged prefix dominates, keeping acks O(1) amortised.
