@@ -13,6 +13,7 @@ const COLORS = {
   browserchannel: '#9467bd',
   'ours-wc': '#17becf',
   'browserchannel-lp': '#c5b0d5',
+  'parked-get': '#bcbd22',
   'ours-wc-lp': '#0e7c8a',
   'ours-wc-lp+patch': '#6fb8c2',
   'ours-ws+patch': '#98df8a',

@@ -21,6 +21,16 @@ function figure (f, m, runs) {
 
 const ratio = (r) => r == null ? '–' : `${r >= 10 ? r.toFixed(0) : r.toFixed(2)}×`
 
+function contextCell (report, t) {
+  const parts = (t.context ?? []).map(c => {
+    const m = METRICS[c.metric]
+    const who = c.note ?? report.servers[c.server].label
+    const value = `${num(c.value, m.scale ?? 1)} ${m.unit}`
+    return c.ratio == null ? `${who}: ${value}` : `${who}: ${value}, ${ratio(c.ratio)} ${report.servers[c.vs].label}`
+  })
+  return parts.length === 0 ? '' : parts.join('; ')
+}
+
 export function renderMarkdown (report, chartFile = 'chart.svg') {
   const { machine: m } = report
   const lines = []
@@ -33,12 +43,12 @@ export function renderMarkdown (report, chartFile = 'chart.svg') {
   if (report.cutShort) lines.push(`**Cut short:** ${report.cutShort}; the affected figures have fewer runs (see the ranges).`, '')
   if (report.patch) lines.push(`Rows marked "+ patch" run ours built from a copy of lib/ with \`${report.patch}\` applied.`, '')
   lines.push('## Targets (ours, ratios in the same run)', '')
-  lines.push('| target | ours | baseline | ratio | status |', '|---|---:|---:|---:|---|')
+  lines.push('| target | ours | baseline | ratio | status | context (same run) |', '|---|---:|---:|---:|---|---|')
   for (const t of report.targets) {
     const k = METRICS[t.metric].scale ?? 1
     const unit = METRICS[t.metric].unit
     const status = t.status === 'met' ? '**met**' : t.status === 'missed' ? '**MISSED**' : t.status + (t.why ? ` (${t.why})` : '')
-    lines.push(`| ${t.text} | ${t.ours == null ? '–' : num(t.ours, k) + ' ' + unit} | ${t.baseline == null ? '–' : num(t.baseline, k) + ' ' + unit} | ${t.ratio == null ? '–' : ratio(t.ratio) + ` (limit ${t.op === '<=' ? '≤' : '≥'} ${t.limit}×)`} | ${status} |`)
+    lines.push(`| ${t.text} | ${t.ours == null ? '–' : num(t.ours, k) + ' ' + unit} | ${t.baseline == null ? '–' : num(t.baseline, k) + ' ' + unit} | ${t.ratio == null ? '–' : ratio(t.ratio) + ` (limit ${t.op === '<=' ? '≤' : '≥'} ${t.limit}×)`} | ${status} | ${contextCell(report, t)} |`)
   }
   lines.push('')
 

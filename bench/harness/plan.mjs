@@ -14,6 +14,9 @@ export const SERVERS = {
   'ours-wc': { label: 'ours (WebChannel)', script: 'ours', proto: 'wc', target: { base: '/channel', key: '__data__', streaming: true } },
   'browserchannel-lp': { label: 'browserchannel, CI=1', script: 'servers/browserchannel.mjs', proto: 'wc', target: { base: '/channel/bind', key: 'JSON', streaming: false } },
   'ours-wc-lp': { label: 'ours (WebChannel), CI=1', script: 'ours', proto: 'wc', target: { base: '/channel', key: '__data__', streaming: false } },
+  // Idle memory only: a bare node:http server parking one GET per session and
+  // keeping nothing else, the floor under any long-poll session.
+  'parked-get': { label: 'node:http parked GET (floor)', script: 'servers/parked-get.mjs', proto: 'wc', target: { base: '/channel', key: '__data__', streaming: true } },
 }
 // `--patch`: the same two rows built from lib/ with a proposed patch applied.
 for (const id of ['ours-ws', 'ours-wc', 'ours-wc-lp']) {
@@ -23,7 +26,7 @@ for (const id of ['ours-ws', 'ours-wc', 'ours-wc-lp']) {
 const WS = ['ws', 'fastify-ws', 'sio-ws', 'ours-ws']
 const LP = ['sio-polling', 'browserchannel', 'ours-wc', 'browserchannel-lp', 'ours-wc-lp']
 // A parked CI=1 GET holds what a parked CI=0 one does: idle memory measures the streaming rows only.
-const LP_IDLE = ['sio-polling', 'browserchannel', 'ours-wc']
+const LP_IDLE = ['parked-get', 'sio-polling', 'browserchannel', 'ours-wc']
 
 /** Figures: how each is named, its unit, and whether lower is better. */
 export const METRICS = {
@@ -56,7 +59,7 @@ export const SCENARIOS = [
     kind: 'echo',
     servers: WS,
     baselines: ['ws', 'sio-ws'],
-    metrics: ['cpuPerOpUs', 'rate', 'p99'],
+    metrics: ['cpuPerOpUs', 'rate', 'p99', 'clientBusy'],
     chart: ['cpuPerOpUs', 'rate'],
     params: { clients: 100, inflight: 16, warmMs: 500, warmRequests: 30000, durationMs: 3000 },
     quick: { clients: 20, inflight: 8, warmMs: 200, durationMs: 800 },
@@ -106,7 +109,7 @@ export const SCENARIOS = [
     kind: 'echo',
     servers: LP,
     baselines: ['sio-polling', 'browserchannel'],
-    metrics: ['rate', 'cpuPerOpUs', 'p99', 'getsPerOp'],
+    metrics: ['rate', 'cpuPerOpUs', 'p99', 'getsPerOp', 'clientBusy'],
     chart: ['rate', 'cpuPerOpUs'],
     params: { clients: 50, inflight: 16, warmMs: 500, warmRequests: 20000, durationMs: 3000 },
     quick: { clients: 10, inflight: 8, warmMs: 200, durationMs: 800 },

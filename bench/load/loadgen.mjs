@@ -112,11 +112,13 @@ async function echo ({ clients: n, inflight, warmMs, warmRequests = 0, durationM
   while (!warm()) await sleep(5)
   const s0 = await stats()
   const h0 = { ...counts }
+  const c0 = process.cpuUsage()
   measuring = true
   const t0 = nowMs()
   await sleep(durationMs)
   measuring = false
   const t1 = nowMs()
+  const c1 = process.cpuUsage(c0)
   const h1 = { ...counts }
   const s1 = await stats()
   stopping = true
@@ -138,6 +140,8 @@ async function echo ({ clients: n, inflight, warmMs, warmRequests = 0, durationM
     // Long-poll HTTP requests per echo (the stats request itself is one GET).
     getsPerOp: recorded === 0 ? null : (h1.GET - h0.GET - 1) / recorded,
     postsPerOp: recorded === 0 ? null : (h1.POST - h0.POST) / recorded,
+    // The load generator's own CPU over the window: near 100 % means the rate is its ceiling, not the server's.
+    clientBusy: (c1.user + c1.system) / 1000 / (t1 - t0),
   }
 }
 
