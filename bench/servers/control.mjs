@@ -12,9 +12,9 @@ export function nowMs () {
   return Number(process.hrtime.bigint()) / 1e6
 }
 
-/** A fan-out payload whose JSON is `size` bytes: sequence number, send time, padding. */
-export function tickPayload (q, size) {
-  const t = Math.round(nowMs() * 1000) / 1000
+/** A fan-out payload whose JSON is `size` bytes: sequence number, send time (default now), padding. */
+export function tickPayload (q, size, sentAt = nowMs()) {
+  const t = Math.round(sentAt * 1000) / 1000
   const bare = JSON.stringify({ q, t, p: '' }).length
   return { q, t, p: 'x'.repeat(Math.max(0, size - bare)) }
 }
@@ -53,7 +53,12 @@ export async function ready ({ port, emit, conns }) {
       let q = 0
       let tick = 0
       const step = () => {
-        for (let b = 0; b < burst && q < count; b++) emit(tickPayload(q++, size))
+        // The app emits a burst's messages in one go: each one's lag counts
+        // from that moment, not from when the server got round to it (a
+        // server that writes message 1 to every socket before it even looks
+        // at message 2 must not have message 2's wait left out).
+        const burstAt = nowMs()
+        for (let b = 0; b < burst && q < count; b++) emit(tickPayload(q++, size, burstAt))
         if (q >= count) {
           reply({ emitted: q, ms: nowMs() - start })
           return
