@@ -1,6 +1,7 @@
 import type { WireArray } from '../../codecs/webchannel-framing.js'
 
-const RELEASED: WireArray = Object.freeze({ id: -1, payload: '' })
+// Same shape as the queued arrays (not frozen), so reads of items stay monomorphic.
+const RELEASED: WireArray = { id: -1, payload: '' }
 
 /**
  * The session's server→client arrays, in id order, kept until the client
