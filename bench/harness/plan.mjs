@@ -75,7 +75,7 @@ export const SCENARIOS = [
     chart: ['cpuPerOpUs', 'p99'],
     params: { subscribers: 2000, messages: 200, size: 100, interval: 160, burst: 4 },
     quick: { subscribers: 200, messages: 40, size: 100, interval: 40, burst: 4 },
-    bound: 'the emission schedule: bursts of 4 messages in one event-loop turn every 160 ms (50,000 deliveries/s offered, below what the slowest server and the load generator can take), so lag is the time for a burst to reach every subscriber, and deliveries/s falls below the offered rate only for a server that cannot keep up. Server CPU per delivery is the primary figure; on this VM it is dominated by the write syscall per socket (loopback TCP), so writes per socket matter more than bytes',
+    bound: 'the emission schedule: bursts of 4 messages in one event-loop turn every 160 ms (50,000 deliveries/s offered, below what the slowest server and the load generator can take). Every message of a burst is stamped with the burst\'s emit time, so lag is the time for the whole burst to reach every subscriber, including any message that waited behind the burst\'s earlier ones. Server CPU per delivery is the primary figure; on this VM it is dominated by the write syscall per socket (loopback TCP), so writes per socket matter more than bytes',
     limitMs: 240_000,
   },
   {
@@ -88,7 +88,7 @@ export const SCENARIOS = [
     chart: ['rssPerConn'],
     params: { connections: 5000, settleMs: 500 },
     quick: { connections: 500, settleMs: 300 },
-    bound: 'per-connection state in the server: kernel socket buffers and the HTTP/WebSocket objects (RSS), session objects (heap); long-poll sessions also hold one parked GET each',
+    bound: 'per-connection state in the server: the HTTP/WebSocket objects and socket buffers (RSS), session objects (heap). Long-poll sessions also hold one parked GET each: the node:http parked-GET row is that alone, with no session state, the floor for any long-poll server in Node',
     limitMs: 240_000,
   },
   {
@@ -101,7 +101,7 @@ export const SCENARIOS = [
     chart: ['p99'],
     params: { clients: 1, inflight: 1, warmMs: 500, warmRequests: 3000, durationMs: 2000 },
     quick: { clients: 1, inflight: 1, warmMs: 100, warmRequests: 300, durationMs: 500 },
-    bound: 'two HTTP exchanges per request (forward POST, then the parked GET answers and is re-issued)',
+    bound: 'one forward POST per request, and its answer on the back channel: written to the open stream (CI=0) or answered and re-issued (CI=1 rows)',
   },
   {
     id: 'lp-echo-throughput',
@@ -113,7 +113,7 @@ export const SCENARIOS = [
     chart: ['rate', 'cpuPerOpUs'],
     params: { clients: 50, inflight: 16, warmMs: 500, warmRequests: 20000, durationMs: 3000 },
     quick: { clients: 10, inflight: 8, warmMs: 200, durationMs: 800 },
-    bound: 'HTTP request handling on both sides (one forward POST in flight per client, batching what queues behind it; one GET per batch of answers)',
+    bound: 'the load generator (one core, near 100 % busy for the fast servers: see its column, rates at that ceiling tie) and HTTP handling on both sides: one forward POST in flight per client, batching what queues behind it; answers as chunks on the open back channel (CI=0) or one GET per batch (CI=1 rows, socket.io polling)',
   },
   {
     id: 'lp-fanout',
@@ -125,7 +125,7 @@ export const SCENARIOS = [
     chart: ['rate', 'p99'],
     params: { subscribers: 200, messages: 200, size: 100, interval: 20, burst: 4 },
     quick: { subscribers: 50, messages: 40, size: 100, interval: 20, burst: 4 },
-    bound: 'the emission schedule (bursts of 4 messages every 20 ms: 40,000 deliveries/s offered), then one back-channel GET round trip per batch per subscriber: each parked GET takes what has queued and the client re-polls at once',
+    bound: 'the emission schedule (bursts of 4 messages every 20 ms: 40,000 deliveries/s offered); then, for polling servers (socket.io polling, CI=1 rows), one GET round trip per batch per subscriber; a streaming back channel (CI=0) takes each flush as one chunk',
     limitMs: 240_000,
   },
 ]
