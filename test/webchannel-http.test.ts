@@ -3,7 +3,7 @@
 // on demand (acks, caps, expiry, keepalive, recycling, shutdown).
 import t, { type Test } from 'tap'
 import compress from '@fastify/compress'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import { parseFrames } from '../lib/codecs/webchannel-framing.js'
 import type { EndReason, WebChannelOptions } from '../lib/index.js'
 import { startWcServer, until, type WcServer } from './helpers/wc-app.js'
@@ -11,7 +11,7 @@ import { handshake, request, stream } from './helpers/wc-raw.js'
 
 interface Ctx { s: WcServer, ended: Array<{ id: string, reason: EndReason }>, got: unknown[] }
 
-async function server (t: Test, options: WebChannelOptions = {}, setup?: (app: FastifyInstance, ctx: Ctx) => void | Promise<void>, pre?: (app: FastifyInstance) => void | Promise<void>): Promise<Ctx> {
+async function server (t: Test, options: WebChannelOptions = {}, setup?: (app: FastifyInstance, ctx: Ctx) => void | Promise<void>, pre?: (app: FastifyInstance) => void | Promise<void>, serverOptions: FastifyServerOptions = {}): Promise<Ctx> {
   const ctx = { ended: [], got: [] } as unknown as Ctx
   ctx.s = await startWcServer({
     ...options,
@@ -21,7 +21,7 @@ async function server (t: Test, options: WebChannelOptions = {}, setup?: (app: F
     app.webchannel.on('n', (_c, x: unknown) => { ctx.got.push(x) })
     app.webchannel.onRaw((_session, m) => { ctx.got.push(typeof m === 'string' ? m : { ...m as object }) })
     await setup?.(app, ctx)
-  }, pre)
+  }, pre, serverOptions)
   t.teardown(() => ctx.s.app.close())
   return ctx
 }
@@ -418,19 +418,24 @@ t.test('session caps: hub.admit refuses with a JSON error', async t => {
   jsonError(t, await request(s.origin, `${P}?VER=8&RID=1`, { body: 'count=0' }), 503, 'FST_WEBCHANNEL_TOO_MANY_SESSIONS')
 })
 
-t.test('app.close() ends every back channel with close and frees every session', async t => {
-  const ctx = await server(t, { webchannel: { gzip: false } })
-  const { s, ended } = ctx
-  const a = await handshake(s.origin)
-  const b = await handshake(s.origin)
-  const g = await stream(s.origin, bc(a.sid, 0, 0))
-  await g.until(txt => txt.includes('noop'), 'noop')
-  await s.app.close()
-  await g.end()
-  t.same(g.arrays().at(-1)?.[1], ['close'])
-  t.same(ended.map(e => e.reason).sort(), ['shutdown', 'shutdown'])
-  t.ok(b.sid)
-})
+for (const gzip of [false, true]) {
+  t.test(`app.close() ends every back channel with close and frees every session (gzip: ${gzip})`, async t => {
+    // forceCloseConnections cuts every socket as soon as the preClose hooks are done:
+    // a gzipped back channel, which ends asynchronously, must be out by then.
+    const ctx = await server(t, { webchannel: { gzip } }, undefined, undefined, { forceCloseConnections: true })
+    const { s, ended } = ctx
+    const a = await handshake(s.origin)
+    const b = await handshake(s.origin)
+    const g = await stream(s.origin, bc(a.sid, 0, 0), { headers: { 'accept-encoding': 'gzip', connection: 'keep-alive' } })
+    t.equal(g.headers['content-encoding'], gzip ? 'gzip' : undefined)
+    await g.until(txt => txt.includes('noop'), 'noop')
+    await s.app.close()
+    await g.end()
+    t.same(g.arrays().at(-1)?.[1], ['close'], 'the last array is close')
+    t.same(ended.map(e => e.reason).sort(), ['shutdown', 'shutdown'])
+    t.ok(b.sid)
+  })
+}
 
 t.test('the app closing a session inside onConnection: c and close in the one handshake chunk', async t => {
   const s = await startWcServer({ onConnection: (session) => { session.emit('bye'); session.close() } })

@@ -241,11 +241,10 @@ export class Hub implements SessionOwner, BuiltinHandlers {
       await withTimeout(Promise.allSettled([...this.router.running]), limit)
     }
     for (const step of this.closeSteps) {
-      try {
-        await step()
-      } catch (err) {
+      // Bounded: a step may wait on the network (back channels flushing their close).
+      await withTimeout(Promise.resolve().then(step).catch((err: unknown) => {
         this.log.error({ err }, 'webchannel: shutdown step failed')
-      }
+      }), limit)
     }
     const gone = new Promise<void>(resolve => {
       this.drained = resolve

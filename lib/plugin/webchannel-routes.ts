@@ -202,9 +202,13 @@ export async function registerWebChannelRoutes (fastify: FastifyInstance, hub: H
     return conn
   }
 
-  hub.onClose(() => {
+  hub.onClose(async () => {
     // End every back channel with `close`, then forget what has no GET to carry it.
-    for (const conn of [...registry.values()]) conn.close(opts.closeCode, opts.closeReason, 'shutdown')
+    const carried: Array<Promise<void>> = []
+    for (const conn of [...registry.values()]) {
+      const done = conn.shutdown(opts.closeCode, opts.closeReason)
+      if (done !== undefined) carried.push(done)
+    }
     for (const conn of [...registry.values()]) conn.free()
     for (const t of testStreams) {
       clearTimeout(t.timer)
@@ -212,6 +216,10 @@ export async function registerWebChannelRoutes (fastify: FastifyInstance, hub: H
       t.res.end()
     }
     testStreams.clear()
+    // A gzipped back channel ends asynchronously: once this step returns, the
+    // server closes and cuts what is still unsent, and the client would see a
+    // broken stream (and retry for seconds) instead of `close`. The hub bounds the wait.
+    await Promise.all(carried)
   })
 
   // ---- request kinds -----------------------------------------------------

@@ -92,7 +92,8 @@ export function stream (origin: string, path: string, init: RawInit = {}): Promi
       body.on('data', (c: string) => { s.text += c; notify() })
       body.on('end', () => { s.ended = true; notify() })
       body.on('error', () => { s.ended = true; notify() })
-      res.on('close', () => { s.ended = true; notify() })
+      // A complete gzip body ends when gunzip has emitted its last bytes, after the socket closed.
+      res.on('close', () => { if (body === res || !res.complete) { s.ended = true; notify() } })
       resolve(s)
     })
     req.on('error', reject)

@@ -102,6 +102,16 @@ export class BackChannel {
     else this.res.once('finish', () => this.res.socket?.destroy())
   }
 
+  /**
+   * Resolves once the response is over: written in full (a gzip stream ends
+   * asynchronously) or cut. Shutdown waits for it before the server stops.
+   */
+  closed (): Promise<void> {
+    const res = this.res
+    if (res.closed) return Promise.resolve()
+    return new Promise(resolve => res.once('close', () => resolve()))
+  }
+
   /** Write arrays as one chunk. A long poll is ended by its first write. */
   write (arrays: readonly WireArray[]): void {
     if (this.state !== 'open' || arrays.length === 0) return

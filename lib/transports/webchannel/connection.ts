@@ -297,6 +297,13 @@ export class WebChannelConnection implements Transport {
     }
   }
 
+  /** Server shutdown: `close` to the client; resolves once the back channel carrying it is done. */
+  shutdown (code: number, reason: string): Promise<void> | undefined {
+    const bc = this.bc
+    this.close(code, reason, 'shutdown')
+    return bc?.closed()
+  }
+
   /** The client terminated: deliver the maps already in flight, then end. */
   async terminate (): Promise<void> {
     if (this.stateName === 'open' || this.stateName === 'handshaking') {
