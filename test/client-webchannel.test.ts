@@ -133,3 +133,30 @@ t.test('a WebSocket client and a WebChannel client share a room', async t => {
   t.equal(await b.of('room:mix').request('say', 'from wc'), true)
   t.equal(await aHears2, 'from wc')
 })
+
+t.test('a server that dies without a word is noticed within seconds; the client moves to its successor', async t => {
+  const setup = (app: import('fastify').FastifyInstance) => { app.webchannel.channel('room:*') }
+  const s1 = await startClientServer(setup)
+  const client = connect(s1.base, { transport: 'webchannel', reconnect: { initialDelay: 50, maxDelay: 50, jitter: 0 } })
+  t.teardown(() => client.close())
+  await open(client)
+  await client.subscribe('room:x')
+  // A crash, not a shutdown: no `close` on the back channel, every socket cut,
+  // nothing listening. Closure's own retries of the back channel hit a refused
+  // port, with their delays from the client's retryDelay (default 1 s).
+  const closed = nextEvent(client, 'close')
+  const started = Date.now()
+  s1.app.server.close()
+  s1.app.server.closeAllConnections()
+  const info = await closed
+  const noticedMs = Date.now() - started
+  t.match(info, { code: 1006, transport: 'webchannel', willReconnect: true })
+  // With closure's default retry delay (5 s + up to 10 s, × attempt) this is at least 15 s.
+  t.ok(noticedMs < 10_000, `noticed after ${noticedMs} ms`)
+  const reopened = nextEvent(client, 'open')
+  const s2 = await startClientServer(setup, {}, undefined, s1.port)
+  t.teardown(() => s2.app.close())
+  t.teardown(() => s1.app.close())
+  t.same(await reopened, { transport: 'webchannel', reconnected: true, restored: ['room:x'] })
+  t.equal(s2.app.webchannel.subscribers('room:x'), 1)
+})

@@ -10,7 +10,16 @@ export interface WebChannelLinkOptions {
   useFetchStreams?: boolean
   httpSessionIdParam?: string
   withCredentials?: boolean
+  /** Base of closure's own retry delay, ms (see ClientOptions.webchannel.retryDelay). */
+  retryDelay?: number
 }
+
+/**
+ * Closure waits (5 s + up to 10 s) × attempt before retrying a failed request,
+ * so a server that vanished between two polls is noticed only after 15–45 s.
+ * Our client reconnects by itself, so closure only needs to ride out a blip.
+ */
+const DEFAULT_RETRY_DELAY = 1000
 
 interface ChannelLike {
   open (): void
@@ -37,6 +46,7 @@ export function openWebChannel (url: string, load: () => Promise<WebChannelModul
     h.onClose(code, reason)
   }
 
+  const retry = o.retryDelay ?? DEFAULT_RETRY_DELAY
   load().then((mod: ModuleWithFetch) => {
     if (done) return
     const options: Record<string, unknown> = {
@@ -45,6 +55,8 @@ export function openWebChannel (url: string, load: () => Promise<WebChannelModul
       messageUrlParams: o.params,
       forceLongPolling: o.forceLongPolling === true,
       supportsCrossDomainXhr: o.withCredentials === true,
+      // Delay before retry n: (base + random × base) × n. Closure treats 0 as unset.
+      internalChannelParams: { baseRetryDelayMs: Math.max(1, retry), retryDelaySeedMs: Math.max(1, retry) },
     }
     if (Object.keys(o.headers).length > 0) options.messageHeaders = o.headers
     if (o.httpSessionIdParam !== undefined) options.httpSessionIdParam = o.httpSessionIdParam

@@ -131,6 +131,14 @@ export interface ClientOptions {
     httpSessionIdParam?: string
     /** Send cookies cross-origin (withCredentials). */
     withCredentials?: boolean
+    /**
+     * Base delay in ms of the WebChannel client's own retries of a failed request
+     * (retry n waits between n × retryDelay and n × 2 × retryDelay; the first
+     * back-channel retry is immediate). Default 1000: a server that went away
+     * between two polls is noticed within about 6 s, then `reconnect` takes over.
+     * Closure's own default, 5000, takes 15–45 s.
+     */
+    retryDelay?: number
   }
   /** Messages kept while disconnected (emits and not-yet-sent requests); more fail with WEBCHANNEL_CLIENT_QUEUE_FULL. Default 1000. */
   maxQueued?: number
