@@ -54,7 +54,7 @@ export async function buildApp (opts: AppOptions = {}): Promise<FastifyInstance>
       throw new WireError(WireErrorCode.VALIDATION, 'Invalid payload at /0/room: join the room first', { path: '/0/room' })
     }
     const message: ChatMessage = { id: randomUUID(), room, from: nameOf(ctx.principal), text, ts: Date.now() }
-    app.webchannel.emit(channel, 'chat.message', message)
+    app.webchannel.to(channel).emit('chat.message', message)
     return { id: message.id, ts: message.ts }
   })
 

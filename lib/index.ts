@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
+import { FST_WEBCHANNEL_WEBSOCKET_REGISTERED } from './errors.js'
 import { Hub } from './hub/hub.js'
 import { resolveOptions, type WebChannelOptions } from './options.js'
 import { WebChannelApi } from './plugin/api.js'
@@ -22,9 +23,7 @@ const plugin: FastifyPluginAsync<WebChannelOptions> = async function fastifyWebc
   if (options.adapter !== null) await hub.setAdapter(options.adapter)
 
   if (options.websocket.enabled) {
-    if (fastify.hasDecorator('websocketServer')) {
-      throw new Error('fastify-webchannel registers @fastify/websocket itself; do not register it separately')
-    }
+    if (fastify.hasDecorator('websocketServer')) throw new FST_WEBCHANNEL_WEBSOCKET_REGISTERED()
     const pmd = options.websocket.perMessageDeflate
     await fastify.register(websocket, {
       options: {
@@ -50,7 +49,8 @@ export default webchannel
 export { webchannel }
 
 export type { WebChannelOptions, WebSocketOptions, WebChannelTransportOptions, CorsOptions, OriginOption } from './options.js'
-export { WebChannelApi, ChannelApi, defineEvents, type SessionTarget, type TypedHandler, type UntypedHandler } from './plugin/api.js'
+export { WebChannelApi, ChannelApi, defineEvents, type TypedHandler, type UntypedHandler } from './plugin/api.js'
+export { Broadcast, SessionTarget, type EventMap, type SessionRef } from './plugin/targets.js'
 export type { EventContext } from './events/context.js'
 export type { EventSchema, ArgsOf, ResultOf } from './events/schema.js'
 export { Session, SessionChannel } from './session/session.js'
@@ -58,9 +58,9 @@ export type { RawMessage } from './session/inbox.js'
 export type { Principal, PrincipalRegistry } from './session/principal.js'
 export type { EndReason, TransportKind } from './transports/transport.js'
 export { OutboundMessage } from './transports/transport.js'
-export type { Adapter, Target } from './hub/adapter.js'
+export type { Adapter, LocalSessions, Target } from './hub/adapter.js'
 export { MemoryAdapter } from './hub/adapter.js'
 export { RedisAdapter, type RedisAdapterOptions, type RedisLike } from './hub/redis-adapter.js'
-export type { Authorize } from './hub/channels.js'
-export { WireError, WireErrorCode, CloseCode } from './errors.js'
+export type { Authorize } from './events/channels.js'
+export { WireError, WireErrorCode, CloseCode, HttpRefusal, type Refusal } from './errors.js'
 export * as errors from './errors.js'

@@ -1,8 +1,9 @@
 import type { FastifyRequest } from 'fastify'
 import { FST_WEBCHANNEL_INVALID_OPTION } from './errors.js'
-import type { EndReason } from './transports/transport.js'
-import type { Session } from './session/session.js'
 import type { Adapter } from './hub/adapter.js'
+import { samePrincipal } from './session/principal.js'
+import type { Session } from './session/session.js'
+import type { EndReason } from './transports/transport.js'
 
 /** Who may open a session from a browser: compared as parsed origins (scheme://host:port). */
 export type OriginOption =
@@ -77,7 +78,7 @@ export interface WebChannelOptions {
   events?: boolean
   /** Who opened the request, after the app's hooks ran. Default: `request.user ?? null`. */
   principal?: (request: FastifyRequest) => unknown
-  /** Whether two principals are the same caller. Default: equal identity, or equal JSON. */
+  /** Whether two principals are the same caller. Default: equal `id` (or equal value for strings and numbers, equal JSON otherwise). */
   samePrincipal?: (a: unknown, b: unknown) => boolean
   /** Origin check for every transport request. Default 'same-origin'. */
   origin?: OriginOption
@@ -122,7 +123,7 @@ export const defaults: ResolvedOptions = {
   prefix: '/channel',
   events: true,
   principal: (request) => (request as { user?: unknown }).user ?? null,
-  samePrincipal: defaultSamePrincipal,
+  samePrincipal,
   origin: 'same-origin',
   onConnection: null,
   onSessionEnd: null,
@@ -162,16 +163,6 @@ export const defaults: ResolvedOptions = {
     allowedHeaders: ['authorization'],
     gzip: true,
   },
-}
-
-function defaultSamePrincipal (a: unknown, b: unknown): boolean {
-  if (a === b) return true
-  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false
-  try {
-    return JSON.stringify(a) === JSON.stringify(b)
-  } catch {
-    return false
-  }
 }
 
 /** Merge over the defaults and check every value; a bad one fails registration. */

@@ -46,7 +46,7 @@ t.test('forced webchannel: requests, channels and the token on every request', a
   t.equal(await client.request('whoami'), 'wendy')
   await client.subscribe('room:a')
   const heard = new Promise(resolve => client.of('room:a').once('said', (...args) => resolve(args)))
-  s.app.webchannel.emit('room:a', 'said', 'x', 1)
+  s.app.webchannel.to('room:a').emit('said', 'x', 1)
   t.same(await heard, ['x', 1])
   client.emit('fire', 'and forget')
 
@@ -86,9 +86,11 @@ t.test('webchannelAuth: header sends Authorization: Bearer instead of the parame
 })
 
 t.test('webchannel reconnect after a server-side close restores subscriptions', async t => {
+  let reached!: () => void
+  const hangReached = new Promise<void>(resolve => { reached = resolve })
   const s = await startClientServer(app => {
     app.webchannel.channel('room:*')
-    app.webchannel.on('hang', () => new Promise(() => {}))
+    app.webchannel.on('hang', () => { reached(); return new Promise(() => {}) })
   }, { handlerTimeout: 0, shutdownTimeout: 100 })
   const client = connect(s.base, { transport: 'webchannel', reconnect: fastReconnect, requestTimeout: 0 })
   t.teardown(() => closeAll(s.app, client))
@@ -96,13 +98,10 @@ t.test('webchannel reconnect after a server-side close restores subscriptions', 
   const first = await s.sessions.next()
   await client.subscribe('room:w')
   const hang = client.request('hang').catch((e: unknown) => e)
-  await new Promise<void>(resolve => {
-    const check = () => first.inflight === 1 ? resolve() : setImmediate(check)
-    check()
-  })
+  await hangReached
   const closed = nextEvent(client, 'close')
   const reopened = nextEvent(client, 'open')
-  s.app.webchannel.to(first.id).close(1012, 'restart')
+  s.app.webchannel.toSession(first.id).close(1012, 'restart')
   t.match(await closed, { transport: 'webchannel', willReconnect: true })
   t.equal(((await hang) as RemoteError).code, 'WEBCHANNEL_CLIENT_DISCONNECTED')
   t.same(await reopened, { transport: 'webchannel', reconnected: true, restored: ['room:w'] })
@@ -115,7 +114,7 @@ t.test('a WebSocket client and a WebChannel client share a room', async t => {
   const s = await startClientServer(app => {
     app.webchannel.channel('room:*')
     app.webchannel.of('room:*').on('say', (ctx, text: string) => {
-      app.webchannel.emit(ctx.channel!, 'said', text)
+      app.webchannel.to(ctx.channel!).emit('said', text)
       return true
     })
   })
@@ -158,5 +157,5 @@ t.test('a server that dies without a word is noticed within seconds; the client 
   t.teardown(() => s2.app.close())
   t.teardown(() => s1.app.close())
   t.same(await reopened, { transport: 'webchannel', reconnected: true, restored: ['room:x'] })
-  t.equal(s2.app.webchannel.subscribers('room:x'), 1)
+  t.equal(s2.app.webchannel.to('room:x').localCount(), 1)
 })

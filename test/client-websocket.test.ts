@@ -144,21 +144,21 @@ t.test('on / once / off on the main channel and on named channels', async t => {
   const third = new Promise<void>(resolve => lobby.on('said', (who, text) => { room.push([who, text]); if (room.length === 2) resolve() }))
   await lobby.subscribe()
   t.same([...client.subscriptions], ['room:lobby'])
-  t.equal(s.app.webchannel.subscribers('room:lobby'), 1)
+  t.equal(s.app.webchannel.to('room:lobby').localCount(), 1)
   const done = new Promise<void>(resolve => client.on('done', () => resolve()))
-  s.app.webchannel.to(session.id).emit('tick', 1)
-  s.app.webchannel.to(session.id).emit('tick', 2)
-  s.app.webchannel.emit('room:lobby', 'said', 'ann', 'hi')
-  s.app.webchannel.emit('room:other', 'said', 'bob', 'not for us')
-  s.app.webchannel.emit('room:lobby', 'said', 'cid', 'yo')
-  s.app.webchannel.to(session.id).emit('done')
+  s.app.webchannel.toSession(session.id).emit('tick', 1)
+  s.app.webchannel.toSession(session.id).emit('tick', 2)
+  s.app.webchannel.to('room:lobby').emit('said', 'ann', 'hi')
+  s.app.webchannel.to('room:other').emit('said', 'bob', 'not for us')
+  s.app.webchannel.to('room:lobby').emit('said', 'cid', 'yo')
+  s.app.webchannel.toSession(session.id).emit('done')
   await Promise.all([done, third])
   t.same(ons, [1, 2])
   t.same(onces, [1])
   t.same(room, [['ann', 'hi'], ['cid', 'yo']])
   client.off('tick', onFn)
   await lobby.unsubscribe()
-  t.equal(s.app.webchannel.subscribers('room:lobby'), 0)
+  t.equal(s.app.webchannel.to('room:lobby').localCount(), 0)
   t.same([...client.subscriptions], [])
 })
 
@@ -219,7 +219,7 @@ t.test('reconnect after a server-side close: events, restored subscriptions, fre
   const reopened = nextEvent(client, 'open')
   // Sent while disconnected, on a channel that needs the subscription.
   const queued = new Promise(resolve => client.once('reconnecting', () => resolve(client.of('room:a').request('ping'))))
-  s.app.webchannel.to(first.id).close(1012, 'Service restart')
+  s.app.webchannel.toSession(first.id).close(1012, 'Service restart')
   const info = await reopened
   t.equal(await queued, 'pong from room:a', 'the queued request waited for the rejoin')
   t.same(info, { transport: 'websocket', reconnected: true, restored: ['room:a', 'room:b'] })
@@ -229,7 +229,7 @@ t.test('reconnect after a server-side close: events, restored subscriptions, fre
   t.equal(log.urls.length, 2)
 
   const heard = new Promise(resolve => client.of('room:a').once('news', resolve))
-  s.app.webchannel.emit('room:a', 'news', 'after reconnect')
+  s.app.webchannel.to('room:a').emit('news', 'after reconnect')
   t.equal(await heard, 'after reconnect')
 
   t.same(events.filter(e => e[0] !== 'state'), [
@@ -245,11 +245,16 @@ t.test('reconnect after a server-side close: events, restored subscriptions, fre
 })
 
 t.test('pending requests fail fast on a drop; idempotent ones are sent again', async t => {
+  let reached = 0
+  let bothReached!: () => void
+  const handlersReached = new Promise<void>(resolve => { bothReached = resolve })
+  const arrive = () => { if (++reached === 2) bothReached() }
   const s = await startClientServer(app => {
     let calls = 0
-    app.webchannel.on('hang', () => new Promise(() => {}))
+    app.webchannel.on('hang', () => { arrive(); return new Promise(() => {}) })
     app.webchannel.on('count', async (ctx) => {
       calls++
+      if (calls === 1) arrive()
       // The first call never answers (its session dies); the retry does.
       if (calls === 1) await new Promise(resolve => ctx.signal.addEventListener('abort', resolve))
       return calls
@@ -264,12 +269,9 @@ t.test('pending requests fail fast on a drop; idempotent ones are sent again', a
   const count = client.requestWith({ idempotent: true }, 'count')
   const hung = hang.catch((e: unknown) => e)
   // Wait until both requests reached the server's handlers.
-  await new Promise<void>(resolve => {
-    const check = () => session.inflight === 2 ? resolve() : setImmediate(check)
-    check()
-  })
+  await handlersReached
   const started = Date.now()
-  s.app.webchannel.to(session.id).close(1012, 'bye')
+  s.app.webchannel.toSession(session.id).close(1012, 'bye')
   const err = await hung as ClientError
   t.ok(err instanceof ClientError)
   t.equal(err.code, 'WEBCHANNEL_CLIENT_DISCONNECTED')
@@ -295,7 +297,7 @@ t.test('the server restarts on the same port: the client reconnects and rejoins'
   const s2 = await startClientServer(setup, {}, undefined, s1.port)
   t.teardown(() => s2.app.close())
   t.same(await reopened, { transport: 'websocket', reconnected: true, restored: ['room:x'] })
-  t.equal(s2.app.webchannel.subscribers('room:x'), 1)
+  t.equal(s2.app.webchannel.to('room:x').localCount(), 1)
   t.equal(client.transport, 'websocket')
   t.ok(log.urls.length >= 2)
 })

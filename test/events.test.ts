@@ -157,7 +157,7 @@ t.test('the server can send requests to the client', async t => {
   const c = await connectWs(s.wsUrl)
   c.wrapper.on('ask', (n: number) => n + 1)
   const id = await ready
-  t.equal(await s.app.webchannel.to(id).request('ask', 41), 42)
+  t.equal(await s.app.webchannel.toSession(id).request('ask', 41), 42)
   c.ws.close()
 })
 

@@ -88,7 +88,7 @@ t.test('rooms: anyone may join, room:admins only admin (generic refusal)', async
   const undeclared = await bob.subscribe('lobby').catch((e: unknown) => e) as RemoteError
   t.same(undeclared.details, refused.details, 'same answer as an undeclared channel')
   await admin.subscribe('room:admins')
-  t.equal(s.app.webchannel.subscribers('room:admins'), 1)
+  t.equal(s.app.webchannel.to('room:admins').localCount(), 1)
 })
 
 t.test('chat.send: validated, only into joined rooms, fanned out on both transports', async t => {

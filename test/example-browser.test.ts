@@ -110,7 +110,7 @@ t.test('the server restarts under open pages: they reconnect and rejoin', async 
   await b.page.waitForSelector('body[data-reconnects="1"][data-state="open"]')
   t.equal(await a.page.textContent('#transport'), 'websocket')
   t.equal(await b.page.textContent('#transport'), 'webchannel')
-  t.equal(second.app.webchannel.subscribers('room:ops'), 2, 'both pages rejoined room:ops on the new server')
+  t.equal(second.app.webchannel.to('room:ops').localCount(), 2, 'both pages rejoined room:ops on the new server')
 
   // A Node client on the new server reaches both pages through the restored subscriptions.
   const res = await fetch(second.origin + '/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'node' }) })

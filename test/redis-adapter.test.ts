@@ -14,7 +14,7 @@ async function instance (t: Test, key: string, opened?: OpenLog): Promise<Starte
   await sub.connect()
   const s = await startApp({ adapter: new RedisAdapter({ pub, sub, key }), onConnection: opened?.hook }, app => {
     app.webchannel.channel('room:*')
-    app.webchannel.on('say', (_ctx, room: string, text: string) => app.webchannel.emit(room, 'said', text))
+    app.webchannel.on('say', (_ctx, room: string, text: string) => app.webchannel.to(room).emit('said', text))
   })
   t.teardown(async () => {
     await s.app.close()
@@ -44,18 +44,18 @@ t.test('two instances share channels, sessions and broadcasts through Redis', as
   // Ordering holds across the bus.
   const got: number[] = []
   const done = new Promise<void>(resolve => b.wrapper.of('room:x').on('n', (n: number) => { got.push(n); if (got.length === 200) resolve() }))
-  for (let i = 0; i < 200; i++) one.app.webchannel.emit('room:x', 'n', i)
+  for (let i = 0; i < 200; i++) one.app.webchannel.to('room:x').emit('n', i)
   await done
   t.same(got, Array.from({ length: 200 }, (_, i) => i))
 
   // A session on instance two, addressed by id from instance one.
   const bSession = await opened2.nth(1)
   const direct = nextFrame(b.ws)
-  t.equal(one.app.webchannel.to(bSession.id).emit('direct', 'to b'), 0, 'not local to instance one')
+  t.equal(one.app.webchannel.toSession(bSession.id).emit('direct', 'to b'), 0, 'not local to instance one')
   t.same(await direct, { a: ['direct', 'to b'] })
 
   const all = Promise.all([nextFrame(a.ws), nextFrame(b.ws)])
-  one.app.webchannel.broadcast('everyone', 1)
+  one.app.webchannel.all().emit('everyone', 1)
   t.same(await all, [{ a: ['everyone', 1] }, { a: ['everyone', 1] }])
   a.ws.close()
   b.ws.close()
@@ -68,10 +68,10 @@ t.test('instances with different keys do not hear each other', async t => {
   await b.wrapper.request('subscribe', 'room:y')
   let stray = 0
   b.wrapper.of('room:y').on('said', () => { stray++ })
-  one.app.webchannel.emit('room:y', 'said', 'lost')
+  one.app.webchannel.to('room:y').emit('said', 'lost')
   // Prove the bus is live for instance two, and that nothing arrived before.
   const own = new Promise(resolve => b.wrapper.of('room:y').once('mine', resolve))
-  two.app.webchannel.emit('room:y', 'mine', 'ok')
+  two.app.webchannel.to('room:y').emit('mine', 'ok')
   t.equal(await own, 'ok')
   t.equal(stray, 0)
   b.ws.close()

@@ -371,7 +371,7 @@ t.test('channels, validation errors and pub/sub behave as over WebSocket', async
   const { s } = await server(t, {}, app => {
     app.webchannel.channel('room:*')
     app.webchannel.on('say', { args: [Type.String({ maxLength: 5 })] }, (ctx, text) => {
-      app.webchannel.emit('room:1', 'said', text)
+      app.webchannel.to('room:1').emit('said', text)
       return 'ok'
     })
   })

@@ -328,7 +328,7 @@ t.test('streaming back channel: headers at once, noop first, chunks as written, 
   const g = await stream(s.origin, bc(sid, 0, 0))
   t.equal(g.status, 200)
   await g.until(txt => txt === '14\n[[1,["noop"]]]', 'the immediate noop')
-  s.app.webchannel.to(sid).emit('hi', 'é\u2028😀')
+  s.app.webchannel.toSession(sid).emit('hi', 'é\u2028😀')
   await g.until(txt => txt.includes('"hi"'), 'the message while the GET stays open')
   t.notOk(g.ended)
   t.match(g.text, /\\u2028/, 'U+2028 escaped on the wire')
@@ -349,7 +349,7 @@ t.test('a newer back channel replaces the older one', async t => {
   const g2 = await stream(s.origin, bc(sid, 1, 0))
   await g1.end()
   t.ok(g1.ended)
-  s.app.webchannel.to(sid).emit('x')
+  s.app.webchannel.toSession(sid).emit('x')
   await g2.until(txt => txt.includes('"x"'), 'message on the new GET')
   g2.destroy()
 })
@@ -358,7 +358,7 @@ t.test('slow consumer: the pending caps stop the session instead of growing memo
   const { s, ended } = await server(t, { webchannel: { maxPendingMessages: 5 } })
   const { sid } = await handshake(s.origin)
   const results: number[] = []
-  for (let i = 0; i < 10; i++) results.push(s.app.webchannel.to(sid).emit('m', i))
+  for (let i = 0; i < 10; i++) results.push(s.app.webchannel.toSession(sid).emit('m', i))
   t.same(results, [1, 1, 1, 1, 0, 0, 0, 0, 0, 0], 'sends past the cap are refused')
   t.same(ended.map(e => e.reason), ['error'])
   const g = await request(s.origin, bc(sid, 0, 1))
@@ -371,8 +371,8 @@ t.test('slow consumer: the pending caps stop the session instead of growing memo
 t.test('slow consumer: the pending bytes cap too', async t => {
   const { s, ended } = await server(t, { webchannel: { maxPendingBytes: 1000 } })
   const { sid } = await handshake(s.origin)
-  t.equal(s.app.webchannel.to(sid).emit('m', 'x'.repeat(500)), 1)
-  t.equal(s.app.webchannel.to(sid).emit('m', 'x'.repeat(500)), 0, 'over 1000 bytes pending')
+  t.equal(s.app.webchannel.toSession(sid).emit('m', 'x'.repeat(500)), 1)
+  t.equal(s.app.webchannel.toSession(sid).emit('m', 'x'.repeat(500)), 0, 'over 1000 bytes pending')
   t.same(ended.map(e => e.reason), ['error'])
 })
 

@@ -16,7 +16,7 @@ t.test('a WebSocket client and a WebChannel client exchange messages through one
   const s = await startWcServer({ webchannel: { keepaliveInterval: 2000 } }, app => {
     app.webchannel.channel('room')
     app.webchannel.of('room').on('say', (ctx, text: string) => {
-      app.webchannel.emit('room', 'said', ctx.session.kind, text)
+      app.webchannel.to('room').emit('said', ctx.session.kind, text)
       return 'sent'
     })
   })
@@ -34,7 +34,7 @@ t.test('a WebSocket client and a WebChannel client exchange messages through one
   wc.send({ a: ['subscribe', 'room'], i: 1 })
   await wc.waitForMessages(1)
   t.same(wc.messages[0], { i: 1, d: true })
-  t.equal(s.app.webchannel.subscribers('room'), 2)
+  t.equal(s.app.webchannel.to('room').localCount(), 2)
 
   // WebChannel → both.
   wc.send({ c: 'room', a: ['say', 'from wc 😀'], i: 2 })
@@ -52,7 +52,7 @@ t.test('a WebSocket client and a WebChannel client exchange messages through one
   t.same(wc.messages.find(m => (m as { i?: number }).i === 2), { i: 2, d: 'sent' })
 
   // One broadcast reaches both transports.
-  t.equal(s.app.webchannel.broadcast('news', 1), 2)
+  t.equal(s.app.webchannel.all().emit('news', 1), 2)
   await wc.waitForMessages(5)
   t.same(wc.messages[4], { a: ['news', 1] })
   wc.close()

@@ -166,7 +166,7 @@ t.test('a slow consumer is closed with 1013 and never blocks other recipients', 
   const all = new Promise<void>(resolve => fast.wrapper.of('firehose').on('blob', () => { if (++received === count) resolve() }))
   const payload = 'y'.repeat(16 * 1024)
   for (let i = 0; i < count; i++) {
-    s.app.webchannel.emit('firehose', 'blob', i, payload)
+    s.app.webchannel.to('firehose').emit('blob', i, payload)
     if (i % 20 === 0) await new Promise(resolve => setImmediate(resolve))
   }
   await all
@@ -251,5 +251,5 @@ t.test('no sessions leak when many clients vanish', async t => {
   clients.forEach((c, i) => { if (i % 2 === 0) c.ws.terminate(); else (c.ws as any)._socket.destroy() })
   await ended.count(50)
   t.equal(s.app.webchannel.sessions.size, 0)
-  t.equal(s.app.webchannel.subscribers('x'), 0)
+  t.equal(s.app.webchannel.to('x').localCount(), 0)
 })

@@ -14,6 +14,6 @@ await app.listen({ host: '127.0.0.1', port: 0 })
 const address = app.server.address()
 await ready({
   port: typeof address === 'object' && address !== null ? address.port : 0,
-  emit: (payload) => { app.webchannel.emit('bench', 'tick', payload) },
+  emit: (payload) => { app.webchannel.to('bench').emit('tick', payload) },
   conns: () => app.webchannel.sessions.size,
 })

@@ -1,11 +1,13 @@
 import type { Inbound, WireErrorBody } from '../codecs/envelope.js'
 import { encodeReject, encodeResolve } from '../codecs/envelope.js'
 import { FST_WEBCHANNEL_DUPLICATE_HANDLER, FST_WEBCHANNEL_RESERVED_EVENT, WireError, WireErrorCode } from '../errors.js'
-import { PatternTable } from './pattern-table.js'
-import type { Session } from '../session/session.js'
+import type { Session, SessionHandler } from '../session/session.js'
 import { OutboundMessage } from '../transports/transport.js'
+import { isChannelName, type Channels } from './channels.js'
 import { EventContext } from './context.js'
+import { PatternTable } from './pattern-table.js'
 import { compileSchema, type CompiledSchema, type EventSchema } from './schema.js'
+import { SessionEvents } from './session-events.js'
 
 /** A server-side handler: the context first, then the event's arguments. */
 export type ServerHandler = (ctx: EventContext, ...args: any[]) => unknown
@@ -19,36 +21,66 @@ interface Registered {
 /** Names never dispatched from the wire on the main channel (ws-wrapper's reserved events). */
 export const RESERVED_EVENTS: ReadonlySet<string> = new Set(['open', 'connect', 'message', 'error', 'close', 'disconnect'])
 
-/** Main-channel requests the hub answers itself. */
-export interface BuiltinHandlers {
-  subscribe (session: Session, name: unknown): Promise<void>
-  unsubscribe (session: Session, name: unknown): void
-  /** Whether a session may use this channel (declared channels need a subscription). */
-  mayUse (session: Session, channel: string): boolean
-}
-
 export interface RouterOptions {
   handlerTimeout: number
   maxInflightRequests: number
+  /** Default timeout of server→client requests (ms, 0: none). */
+  requestTimeout: number
 }
 
 const MAIN = '\u0000main'
 
 /**
- * Server-wide event handlers and the dispatch of one inbound envelope.
+ * The event layer: server-wide handlers, each session's own handlers and
+ * requests to its client, and the dispatch of one inbound envelope.
  * Priority (ws-wrapper-server's): the session's once, the session's on,
- * the server's once, the server's on — one handler runs.
+ * the server's once, the server's on — one handler runs. `subscribe` and
+ * `unsubscribe` on the main channel are answered from the channel registry.
  */
 export class Router {
   private readonly tables = new PatternTable<Map<string, Registered>>()
   private readonly options: RouterOptions
-  private readonly builtins: BuiltinHandlers
+  private readonly channels: Channels
+  private readonly perSession = new WeakMap<Session, SessionEvents>()
   /** Handler promises still running (for a bounded wait at shutdown). */
   readonly running = new Set<Promise<unknown>>()
+  /** Set at shutdown: new requests are refused with SHUTTING_DOWN. */
+  closing = false
 
-  constructor (options: RouterOptions, builtins: BuiltinHandlers) {
+  constructor (options: RouterOptions, channels: Channels) {
     this.options = options
-    this.builtins = builtins
+    this.channels = channels
+  }
+
+  // ---- a session's own event state ---------------------------------------
+
+  private eventsOf (session: Session): SessionEvents {
+    let e = this.perSession.get(session)
+    if (e === undefined) {
+      e = new SessionEvents()
+      this.perSession.set(session, e)
+    }
+    return e
+  }
+
+  handle (session: Session, channel: string | null, event: string, fn: SessionHandler, once: boolean): void {
+    if (!session.closed) this.eventsOf(session).add(channel, event, fn, once)
+  }
+
+  unhandle (session: Session, channel: string | null, event: string): void {
+    this.perSession.get(session)?.remove(channel, event)
+  }
+
+  request (session: Session, channel: string | null, event: string, args: unknown[], timeout = this.options.requestTimeout): Promise<unknown> {
+    return this.eventsOf(session).request(session, channel, event, args, timeout)
+  }
+
+  /** The session ended: its requests to the client fail, its handlers go. */
+  ended (session: Session): void {
+    const e = this.perSession.get(session)
+    if (e === undefined) return
+    e.end(session.id)
+    this.perSession.delete(session)
   }
 
   add (channel: string | null, event: string, schema: EventSchema | undefined, fn: ServerHandler, once: boolean): void {
@@ -83,33 +115,58 @@ export class Router {
    * app accepted it and rejects when an event handler failed.
    */
   dispatch (session: Session, inbound: Inbound): Promise<void> | undefined {
-    if (inbound.kind === 'bad-request') {
-      session.log.debug({ session: session.id, event: inbound.name }, 'webchannel: request id is not a positive safe integer')
-      return undefined
+    switch (inbound.kind) {
+      case 'bad-request':
+        session.log.debug({ session: session.id, event: inbound.name }, 'webchannel: request id is not a positive safe integer')
+        return undefined
+      case 'resolve':
+        this.perSession.get(session)?.resolve(inbound.id, inbound.data)
+        return undefined
+      case 'reject':
+        this.perSession.get(session)?.reject(inbound.id, inbound.error)
+        return undefined
+      case 'ignored':
+        return undefined
     }
-    if (inbound.kind !== 'event' && inbound.kind !== 'request') return undefined
+    return this.route(session, inbound)
+  }
+
+  /** An event or a request: checks in order, then one handler runs. */
+  private route (session: Session, inbound: Extract<Inbound, { kind: 'event' | 'request' }>): Promise<void> | undefined {
     const { channel, name, args } = inbound
     const id = inbound.kind === 'request' ? inbound.id : null
+    if (id !== null && this.closing) return this.refuse(session, id, WireErrorCode.SHUTTING_DOWN, 'Server is shutting down')
 
     if (channel === null) {
       if (name === 'subscribe' || name === 'unsubscribe') return this.builtin(session, name, args, id)
       if (RESERVED_EVENTS.has(name)) return this.refuse(session, id, WireErrorCode.NO_HANDLER, `No handler for "${name}"`)
-    } else if (!this.builtins.mayUse(session, channel)) {
+    } else if (this.channels.isDeclared(channel) && !session.channels.has(channel)) {
+      // Declared channels are for subscribers only.
       return this.refuse(session, id, WireErrorCode.FORBIDDEN, 'Forbidden')
     }
 
-    const own = session.takeHandler(channel, name)
+    const mine = this.perSession.get(session)
+    if (id !== null && mine !== undefined) {
+      // The same id while the first is running: the client would get two answers to one request.
+      if (mine.isRunning(id)) return this.refuse(session, id, WireErrorCode.BAD_REQUEST, 'Request id already in flight')
+      if (mine.inflight >= this.options.maxInflightRequests) {
+        return this.refuse(session, id, WireErrorCode.TOO_MANY_REQUESTS, 'Too many requests in flight')
+      }
+    }
+
+    const own = mine?.take(channel, name)
     const registered = own === undefined ? this.lookup(channel, name) : undefined
     if (own === undefined && registered === undefined) {
       if (id === null) session.log.debug({ session: session.id, channel, event: name }, 'webchannel: no handler for event')
       return this.refuse(session, id, WireErrorCode.NO_HANDLER, `No handler for "${name}"`)
     }
+    return this.run(session, inbound, own ?? registered!.fn, registered?.schema)
+  }
 
-    if (id !== null && session.inflight >= this.options.maxInflightRequests) {
-      return this.refuse(session, id, WireErrorCode.TOO_MANY_REQUESTS, 'Too many requests in flight')
-    }
-
-    const schema = registered?.schema
+  /** Validate, call the handler, and answer (now or when its promise settles). */
+  private run (session: Session, inbound: Extract<Inbound, { kind: 'event' | 'request' }>, fn: ServerHandler, schema: CompiledSchema | undefined): Promise<void> | undefined {
+    const { channel, name, args } = inbound
+    const id = inbound.kind === 'request' ? inbound.id : null
     if (schema?.checkArgs != null) {
       const failure = schema.checkArgs(args)
       if (failure !== null) {
@@ -121,7 +178,7 @@ export class Router {
     const ctx = new EventContext(session, channel, name, id, schema?.timeout ?? this.options.handlerTimeout)
     let result: unknown
     try {
-      result = own !== undefined ? own(ctx, ...args) : registered!.fn(ctx, ...args)
+      result = fn(ctx, ...args)
     } catch (err) {
       return this.failed(session, ctx, err)
     }
@@ -135,7 +192,7 @@ export class Router {
 
   private await (session: Session, ctx: EventContext, schema: CompiledSchema | undefined, p: Promise<unknown>): Promise<void> | undefined {
     const id = ctx.requestId
-    if (id !== null) session.inflight++
+    if (id !== null) this.eventsOf(session).start(id)
     let timer: NodeJS.Timeout | null = null
     let timedOut = false
     const timeout = ctx.timeout
@@ -161,7 +218,7 @@ export class Router {
         return this.failed(session, ctx, err)
       }
     ).finally(() => {
-      if (id !== null) session.inflight--
+      if (id !== null) this.perSession.get(session)?.finish(id)
       this.running.delete(done)
     })
     this.running.add(done)
@@ -208,17 +265,23 @@ export class Router {
   }
 
   private async builtin (session: Session, name: 'subscribe' | 'unsubscribe', args: unknown[], id: number | null): Promise<void> {
-    try {
-      if (name === 'subscribe') await this.builtins.subscribe(session, args[0])
-      else this.builtins.unsubscribe(session, args[0])
-    } catch (err) {
-      if (id !== null) {
-        const code = err instanceof WireError ? err.code : WireErrorCode.FORBIDDEN
-        this.sendReject(session, id, { message: err instanceof WireError ? err.message : 'Forbidden', code })
-      }
+    const channel = args[0]
+    if (name === 'unsubscribe') {
+      if (typeof channel === 'string') this.channels.leave(session, channel)
+    } else if (!(await this.subscribe(session, channel))) {
+      // One answer for undeclared, refused and malformed: never say why.
+      if (id !== null) this.sendReject(session, id, { message: 'Forbidden', code: WireErrorCode.FORBIDDEN })
       return
     }
     if (id !== null) session.send(new OutboundMessage(encodeResolve(id, true)))
+  }
+
+  private async subscribe (session: Session, name: unknown): Promise<boolean> {
+    if (!isChannelName(name)) return false
+    if (session.channels.has(name)) return true
+    if (!(await this.channels.authorize(session, name))) return false
+    this.channels.join(session, name)
+    return true
   }
 }
 

@@ -1,10 +1,18 @@
 import type { OutboundMessage } from '../transports/transport.js'
 
-/** Where a published message goes. */
+/** Where a published message goes. `except`: session ids left out. */
 export type Target =
-  | { kind: 'channel', name: string }
+  | { kind: 'channel', name: string, except?: ReadonlySet<string> }
   | { kind: 'session', id: string }
-  | { kind: 'all' }
+  | { kind: 'all', except?: ReadonlySet<string> }
+
+/** What an instance offers its adapter: delivery to, and counts of, its own sessions. */
+export interface LocalSessions {
+  /** Hand a message to this instance's sessions; returns how many took it. */
+  deliver (target: Target, message: OutboundMessage): number
+  /** How many of this instance's sessions the target reaches now. */
+  count (target: Target): number
+}
 
 /**
  * Cross-instance fan-out. The hub publishes every emit through the adapter;
@@ -13,25 +21,31 @@ export type Target =
  * The in-memory default only delivers locally.
  */
 export interface Adapter {
-  /** Called once by the hub: `deliver` hands a message to this instance's sessions. */
-  init (deliver: (target: Target, message: OutboundMessage) => number): void | Promise<void>
-  /** Publish to every instance; resolves with the local delivery count. */
+  /** Called once by the hub, before any publish. */
+  init (local: LocalSessions): void | Promise<void>
+  /** Publish to every instance; returns the local delivery count. */
   publish (target: Target, message: OutboundMessage): number
+  /** How many sessions the target reaches on every instance the adapter knows. */
+  count (target: Target): Promise<number>
   close (): void | Promise<void>
 }
 
 export class MemoryAdapter implements Adapter {
-  private deliver: ((target: Target, message: OutboundMessage) => number) | null = null
+  private local: LocalSessions | null = null
 
-  init (deliver: (target: Target, message: OutboundMessage) => number): void {
-    this.deliver = deliver
+  init (local: LocalSessions): void {
+    this.local = local
   }
 
   publish (target: Target, message: OutboundMessage): number {
-    return this.deliver === null ? 0 : this.deliver(target, message)
+    return this.local === null ? 0 : this.local.deliver(target, message)
+  }
+
+  count (target: Target): Promise<number> {
+    return Promise.resolve(this.local === null ? 0 : this.local.count(target))
   }
 
   close (): void {
-    this.deliver = null
+    this.local = null
   }
 }

@@ -1,35 +1,36 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
-import { encodeEvent, type Inbound } from '../codecs/envelope.js'
-import { WireError, WireErrorCode } from '../errors.js'
-import { Router, type BuiltinHandlers } from '../events/router.js'
+import type { Inbound } from '../codecs/envelope.js'
+import { CloseCode, FST_WEBCHANNEL_DUPLICATE_RAW_HANDLER, FST_WEBCHANNEL_SESSION_NOT_LOCAL, HttpRefusal, type Refusal } from '../errors.js'
+import { Channels } from '../events/channels.js'
+import { Router } from '../events/router.js'
 import type { ResolvedOptions } from '../options.js'
 import type { RawMessage } from '../session/inbox.js'
+import { principalKey } from '../session/principal.js'
 import { newSessionId } from '../session/session-id.js'
-import { Session, type SessionOwner } from '../session/session.js'
-import { OutboundMessage, type EndReason, type Transport } from '../transports/transport.js'
-import { MemoryAdapter, type Adapter, type Target } from './adapter.js'
-import { Channels, MAX_CHANNEL_NAME } from './channels.js'
-
-export interface Refusal { statusCode: number, code: string, message: string }
+import { Session, type SessionHandler, type SessionOwner } from '../session/session.js'
+import type { EndReason, OutboundMessage, Transport } from '../transports/transport.js'
+import { MemoryAdapter, type Adapter, type LocalSessions, type Target } from './adapter.js'
 
 export interface OpenInit {
   transport: Transport
   request: FastifyRequest
+  /** The principal the app's hooks established (the `principal` option's answer). */
+  principal: unknown
   subprotocol: string | null
 }
 
 export type RawHandler = (session: Session, message: RawMessage) => void
 
 /**
- * The hub: every live session on this instance, the channel memberships,
- * the event router, and the publish path (through the adapter) for emits to
- * a channel, a session, or everyone. Transport routes call `admit` and `open`;
- * sessions call back into `dispatch`, `raw` and `ended`.
+ * The hub: every live session on this instance, admission, the channel
+ * registry and the event router beneath it, and the publish path (through
+ * the adapter) for emits to a channel, a session, or everyone. Transports are
+ * opened into sessions here; a session's traffic goes down to the router.
  */
-export class Hub implements SessionOwner, BuiltinHandlers {
+export class Hub implements SessionOwner, LocalSessions {
   readonly options: ResolvedOptions
-  readonly router: Router
   readonly channels = new Channels()
+  readonly router: Router
   readonly sessions = new Map<string, Session>()
   private readonly perPrincipal = new Map<string, number>()
   private readonly ready = new WeakMap<Session, Promise<void>>()
@@ -43,74 +44,70 @@ export class Hub implements SessionOwner, BuiltinHandlers {
   constructor (options: ResolvedOptions, log: FastifyBaseLogger) {
     this.options = options
     this.log = log
-    this.router = new Router(options, this)
-    this.adapter.init((t, m) => this.deliver(t, m))
+    this.router = new Router(options, this.channels)
+    this.adapter.init(this)
   }
 
   async setAdapter (adapter: Adapter): Promise<void> {
     await this.adapter.close()
     this.adapter = adapter
-    await adapter.init((t, m) => this.deliver(t, m))
+    await adapter.init(this)
   }
 
   // ---- admission and session lifecycle --------------------------------
 
   /** Session caps, checked before a transport is set up. null: admitted. */
-  admit (request: FastifyRequest): Refusal | null {
-    if (this.closing) return { statusCode: 503, code: 'FST_WEBCHANNEL_SHUTTING_DOWN', message: 'Server is shutting down' }
-    if (this.sessions.size >= this.options.maxSessions) {
-      return { statusCode: 503, code: 'FST_WEBCHANNEL_TOO_MANY_SESSIONS', message: 'Too many sessions' }
-    }
-    const key = principalKey(this.options.principal(request))
+  admit (principal: unknown): Refusal | null {
+    if (this.closing) return HttpRefusal.SHUTTING_DOWN
+    if (this.sessions.size >= this.options.maxSessions) return HttpRefusal.TOO_MANY_SESSIONS
+    const key = principalKey(principal)
     if (key !== null && (this.perPrincipal.get(key) ?? 0) >= this.options.maxSessionsPerPrincipal) {
-      return { statusCode: 429, code: 'FST_WEBCHANNEL_TOO_MANY_SESSIONS', message: 'Too many sessions for this principal' }
+      return HttpRefusal.TOO_MANY_PRINCIPAL_SESSIONS
     }
     return null
   }
 
-  /** Register a session for a transport that is ready to carry it, and run onConnection. */
+  /** Open a session on a transport: attach it, then run onConnection (which may send at once). */
   open (init: OpenInit): Session {
-    const principal = this.options.principal(init.request)
     const session = new Session({
       id: newSessionId(),
       transport: init.transport,
       request: init.request,
-      principal,
+      principal: init.principal,
       subprotocol: init.subprotocol,
       owner: this,
       events: this.options.events,
       inboxLimit: this.options.inboxLimit,
-      requestTimeout: this.options.requestTimeout,
     })
     this.sessions.set(session.id, session)
-    const key = principalKey(principal)
+    const key = principalKey(init.principal)
     if (key !== null) this.perPrincipal.set(key, (this.perPrincipal.get(key) ?? 0) + 1)
-    const onConnection = this.options.onConnection
-    if (onConnection !== null) {
-      try {
-        const r = onConnection(session)
-        if (r !== undefined && typeof (r as Promise<void>).then === 'function') {
-          const p = Promise.resolve(r).catch((err) => {
-            init.request.log.error({ err, session: session.id }, 'webchannel: onConnection failed')
-            session.close(1011, 'Internal error')
-          }).finally(() => this.ready.delete(session))
-          this.ready.set(session, p)
-        }
-      } catch (err) {
-        init.request.log.error({ err, session: session.id }, 'webchannel: onConnection failed')
-        queueMicrotask(() => session.close(1011, 'Internal error'))
-      }
-    }
+    init.transport.attach(session)
+    if (!session.closed) this.connected(session)
     return session
+  }
+
+  /** The app's onConnection; frames arriving while an async one runs wait for it. */
+  private connected (session: Session): void {
+    const onConnection = this.options.onConnection
+    if (onConnection === null) return
+    const failed = (err: unknown): void => {
+      session.log.error({ err, session: session.id }, 'webchannel: onConnection failed')
+      session.close(CloseCode.INTERNAL_ERROR, 'Internal error')
+    }
+    try {
+      const r = onConnection(session)
+      if (r !== undefined && typeof (r as Promise<void>).then === 'function') {
+        const p = Promise.resolve(r).catch(failed).finally(() => this.ready.delete(session))
+        this.ready.set(session, p)
+      }
+    } catch (err) {
+      queueMicrotask(() => failed(err))
+    }
   }
 
   get (id: string): Session | undefined {
     return this.sessions.get(id)
-  }
-
-  /** Whether this request comes from the principal that opened the session. */
-  samePrincipal (session: Session, request: FastifyRequest): boolean {
-    return this.options.samePrincipal(session.principal, this.options.principal(request))
   }
 
   /** A shutdown step run by close() before sessions are closed (e.g. end back channels). */
@@ -119,15 +116,28 @@ export class Hub implements SessionOwner, BuiltinHandlers {
   }
 
   onRaw (fn: RawHandler): void {
+    if (this.rawHandler !== null) throw new FST_WEBCHANNEL_DUPLICATE_RAW_HANDLER()
     this.rawHandler = fn
   }
 
-  // ---- SessionOwner ---------------------------------------------------
+  // ---- SessionOwner: a session's traffic goes down to the router --------
 
   dispatch (session: Session, inbound: Inbound): Promise<void> | undefined {
     const ready = this.ready.get(session)
     if (ready !== undefined) return ready.then(() => this.router.dispatch(session, inbound))
     return this.router.dispatch(session, inbound)
+  }
+
+  request (session: Session, channel: string | null, event: string, args: unknown[], timeout?: number): Promise<unknown> {
+    return this.router.request(session, channel, event, args, timeout)
+  }
+
+  handle (session: Session, channel: string | null, event: string, fn: SessionHandler, once: boolean): void {
+    this.router.handle(session, channel, event, fn, once)
+  }
+
+  unhandle (session: Session, channel: string | null, event: string): void {
+    this.router.unhandle(session, channel, event)
   }
 
   raw (session: Session, message: RawMessage): void {
@@ -143,6 +153,7 @@ export class Hub implements SessionOwner, BuiltinHandlers {
 
   ended (session: Session, reason: EndReason, code: number, detail: string): void {
     this.channels.leaveAll(session)
+    this.router.ended(session)
     this.sessions.delete(session.id)
     const key = principalKey(session.principal)
     if (key !== null) {
@@ -162,80 +173,68 @@ export class Hub implements SessionOwner, BuiltinHandlers {
     if (this.drained !== null && this.sessions.size === 0) this.drained()
   }
 
-  // ---- BuiltinHandlers: subscribe / unsubscribe ------------------------
-
-  async subscribe (session: Session, name: unknown): Promise<void> {
-    // One answer for undeclared, refused and malformed: never say why.
-    if (typeof name !== 'string' || name === '' || name.length > MAX_CHANNEL_NAME) throw forbidden()
-    if (session.channels.has(name)) return
-    if (!(await this.channels.authorize(session, name))) throw forbidden()
-    this.channels.join(session, name)
-  }
-
-  unsubscribe (session: Session, name: unknown): void {
-    if (typeof name === 'string') this.channels.leave(session, name)
-  }
-
-  mayUse (session: Session, channel: string): boolean {
-    return !this.channels.isDeclared(channel) || session.channels.has(channel)
-  }
-
   // ---- publishing -----------------------------------------------------
 
-  /** Emit to every subscriber of a channel (every transport, every instance). */
-  emit (channel: string, event: string, ...args: unknown[]): number {
-    return this.adapter.publish({ kind: 'channel', name: channel }, new OutboundMessage(encodeEvent(channel, event, args)))
+  /** Send one prepared message to a target on every instance. Returns the local delivery count. */
+  publish (target: Target, message: OutboundMessage): number {
+    return this.adapter.publish(target, message)
   }
 
-  /** Emit on the main channel of one session, wherever it lives. */
-  emitTo (sessionId: string, event: string, ...args: unknown[]): number {
-    return this.adapter.publish({ kind: 'session', id: sessionId }, new OutboundMessage(encodeEvent(null, event, args)))
+  /** How many sessions a target reaches on every instance (the adapter's reach). */
+  clusterCount (target: Target): Promise<number> {
+    return this.adapter.count(target)
   }
 
-  /** Emit on the main channel of every session. */
-  broadcast (event: string, ...args: unknown[]): number {
-    return this.adapter.publish({ kind: 'all' }, new OutboundMessage(encodeEvent(null, event, args)))
-  }
-
-  /** Send a request to one local session and await its answer. */
-  request (sessionId: string, event: string, ...args: unknown[]): Promise<unknown> {
+  /** A request to a session of this instance; one elsewhere fails at once. */
+  requestSession (sessionId: string, event: string, args: unknown[]): Promise<unknown> {
     const s = this.sessions.get(sessionId)
-    if (s === undefined) return Promise.reject(new WireError('WEBCHANNEL_UNKNOWN_SESSION', 'Unknown session'))
-    return s.requestOn(null, event, args)
+    if (s === undefined) return Promise.reject(new FST_WEBCHANNEL_SESSION_NOT_LOCAL(sessionId))
+    return this.router.request(s, null, event, args)
   }
 
-  /** Hand one prepared message to this instance's sessions. Returns the delivery count. */
+  // ---- LocalSessions: what the adapter reaches on this instance ----------
+
   deliver (target: Target, message: OutboundMessage): number {
+    let n = 0
     switch (target.kind) {
-      case 'channel': {
-        const subs = this.channels.subscribers(target.name)
-        if (subs === undefined) return 0
-        let n = 0
-        for (const s of subs) if (s.send(message)) n++
-        return n
-      }
       case 'session': {
         const s = this.sessions.get(target.id)
         return s !== undefined && s.send(message) ? 1 : 0
       }
-      case 'all': {
-        let n = 0
-        for (const s of this.sessions.values()) if (s.send(message)) n++
+      case 'channel': {
+        const subs = this.channels.subscribers(target.name)
+        if (subs === undefined) return 0
+        const except = target.except
+        for (const s of subs) if ((except === undefined || !except.has(s.id)) && s.send(message)) n++
         return n
       }
+      case 'all': {
+        const except = target.except
+        for (const s of this.sessions.values()) if ((except === undefined || !except.has(s.id)) && s.send(message)) n++
+        return n
+      }
+    }
+  }
+
+  count (target: Target): number {
+    switch (target.kind) {
+      case 'session': return this.sessions.has(target.id) ? 1 : 0
+      case 'channel': return countExcept(this.channels.subscribers(target.name), target.except)
+      case 'all': return countExcept(this.sessions.values(), target.except)
     }
   }
 
   // ---- shutdown -------------------------------------------------------
 
   /**
-   * Refuse new sessions, give running handlers a bounded time to answer, end
-   * every session with the configured close code, and wait (bounded) for the
-   * transports to confirm.
+   * Refuse new sessions and requests, give running handlers a bounded time to
+   * answer, end every session with the configured close code, and wait
+   * (bounded) for the transports to confirm.
    */
   async close (): Promise<void> {
     if (this.closing) return
     this.closing = true
+    this.router.closing = true
     const limit = this.options.shutdownTimeout
     if (this.router.running.size > 0) {
       await withTimeout(Promise.allSettled([...this.router.running]), limit)
@@ -261,19 +260,11 @@ export class Hub implements SessionOwner, BuiltinHandlers {
   }
 }
 
-function forbidden (): WireError {
-  return new WireError(WireErrorCode.FORBIDDEN, 'Forbidden')
-}
-
-function principalKey (p: unknown): string | null {
-  if (p === null || p === undefined) return null
-  if (typeof p === 'string' || typeof p === 'number') return String(p)
-  if (typeof p === 'object' && 'id' in p && (typeof p.id === 'string' || typeof p.id === 'number')) return 'id:' + String(p.id)
-  try {
-    return JSON.stringify(p)
-  } catch {
-    return null
-  }
+function countExcept (sessions: Iterable<Session> | undefined, except: ReadonlySet<string> | undefined): number {
+  if (sessions === undefined) return 0
+  let n = 0
+  for (const s of sessions) if (except === undefined || !except.has(s.id)) n++
+  return n
 }
 
 function withTimeout (p: Promise<unknown>, ms: number): Promise<void> {

@@ -1,10 +1,11 @@
-import type { Adapter } from '../hub/adapter.js'
-import type { Authorize } from '../hub/channels.js'
-import type { Hub, RawHandler } from '../hub/hub.js'
+import type { Authorize } from '../events/channels.js'
 import type { EventContext } from '../events/context.js'
-import type { ArgsOf, EventSchema, ResultOf } from '../events/schema.js'
 import type { ServerHandler } from '../events/router.js'
+import type { ArgsOf, EventSchema, ResultOf } from '../events/schema.js'
+import type { Adapter } from '../hub/adapter.js'
+import type { Hub, RawHandler } from '../hub/hub.js'
 import type { Session } from '../session/session.js'
+import { Broadcast, SessionTarget, type EventMap } from './targets.js'
 
 type MaybePromise<T> = T | Promise<T>
 
@@ -17,7 +18,7 @@ export function defineEvents<const T extends Record<string, EventSchema>> (event
   return events
 }
 
-/** Handlers and emits for one named channel (or a `*` pattern, for handlers). */
+/** Handlers for one named channel, or for every channel a `*` pattern matches. Emits go through `to()`. */
 export class ChannelApi {
   private readonly hub: Hub
   readonly name: string
@@ -44,20 +45,6 @@ export class ChannelApi {
     this.hub.router.remove(this.name, event)
     return this
   }
-
-  /** Emit to every subscriber of this channel. Returns local deliveries. */
-  emit (event: string, ...args: unknown[]): number {
-    return this.hub.emit(this.name, event, ...args)
-  }
-}
-
-/** What `app.webchannel.to(id)` returns. */
-export interface SessionTarget {
-  emit (event: string, ...args: unknown[]): number
-  request (event: string, ...args: unknown[]): Promise<unknown>
-  join (channel: string): boolean
-  leave (channel: string): boolean
-  close (code?: number, reason?: string): boolean
 }
 
 /** The `app.webchannel` decorator. */
@@ -88,50 +75,34 @@ export class WebChannelApi {
     return this
   }
 
-  /** Handlers and emits scoped to a named channel; a `*` pattern matches many for handlers. */
+  /** Handlers scoped to a named channel; a `*` pattern matches many. */
   of (channel: string): ChannelApi {
     return new ChannelApi(this.hub, channel)
   }
 
-  /** Declare a pub/sub channel (name or `*` pattern) clients may subscribe to. */
+  /** Declare a channel (name or `*` pattern) clients may subscribe to. */
   channel (pattern: string, options: { authorize?: Authorize } = {}): this {
     this.hub.channels.declare(pattern, options)
     return this
   }
 
-  /** Emit to every subscriber of a channel, on every transport. Returns local deliveries. */
-  emit (channel: string, event: string, ...args: unknown[]): number {
-    return this.hub.emit(channel, event, ...args)
+  /**
+   * The subscribers of one channel, on every transport and instance:
+   * `to('room:1').except(sender).emit('chat.message', msg)`. A pattern is
+   * refused (FST_WEBCHANNEL_INVALID_TARGET): emits name one channel.
+   */
+  to<E extends EventMap = EventMap> (channel: string): Broadcast<E> {
+    return new Broadcast<E>(this.hub, channel)
   }
 
-  /** Emit on the main channel of every session. */
-  broadcast (event: string, ...args: unknown[]): number {
-    return this.hub.broadcast(event, ...args)
+  /** Every session, on its main channel: `all().emit('maintenance', at)`. */
+  all<E extends EventMap = EventMap> (): Broadcast<E> {
+    return new Broadcast<E>(this.hub, null)
   }
 
-  /** Address one session by id. */
-  to (sessionId: string): SessionTarget {
-    const hub = this.hub
-    return {
-      emit: (event, ...args) => hub.emitTo(sessionId, event, ...args),
-      request: (event, ...args) => hub.request(sessionId, event, ...args),
-      join: (channel) => {
-        const s = hub.get(sessionId)
-        if (s === undefined || s.closed) return false
-        hub.channels.join(s, channel)
-        return true
-      },
-      leave: (channel) => {
-        const s = hub.get(sessionId)
-        return s !== undefined && hub.channels.leave(s, channel)
-      },
-      close: (code = 1000, reason = '') => {
-        const s = hub.get(sessionId)
-        if (s === undefined) return false
-        s.close(code, reason)
-        return true
-      },
-    }
+  /** One session by id, wherever it lives: emit, request, join, leave, close. */
+  toSession<E extends EventMap = EventMap> (sessionId: string): SessionTarget<E> {
+    return new SessionTarget<E>(this.hub, sessionId)
   }
 
   /** A live session of this instance. */
@@ -144,12 +115,7 @@ export class WebChannelApi {
     return this.hub.sessions
   }
 
-  /** Subscriber count of a channel on this instance. */
-  subscribers (channel: string): number {
-    return this.hub.channels.subscribers(channel)?.size ?? 0
-  }
-
-  /** Messages the event layer does not claim (non-envelope text, binary frames, plain WebChannel maps). */
+  /** Messages the event layer does not claim (non-envelope text, binary frames, plain WebChannel maps). One handler: a second throws FST_WEBCHANNEL_DUPLICATE_RAW_HANDLER. */
   onRaw (fn: RawHandler): this {
     this.hub.onRaw(fn)
     return this

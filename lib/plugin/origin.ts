@@ -1,5 +1,7 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { HttpRefusal, refusal } from '../errors.js'
 import type { OriginOption } from '../options.js'
+import { sendRefusal } from './refusal.js'
 
 /** `scheme://host[:port]`, lower-cased, default ports dropped; null when unparsable. */
 export function normalizeOrigin (value: string): string | null {
@@ -44,4 +46,21 @@ export function originAllowed (request: FastifyRequest, option: OriginOption): b
 
 function stripDefaultPort (origin: string): string {
   return origin.replace(/^(http:\/\/[^/]+):80$/, '$1').replace(/^(https:\/\/[^/]+):443$/, '$1')
+}
+
+/**
+ * Refuse a request whose Origin the option does not allow: 403 with a body
+ * that says why, and one warn line naming the origin, the host and what to
+ * set. Returns whether it refused.
+ */
+export function refuseOrigin (request: FastifyRequest, reply: FastifyReply, option: OriginOption): boolean {
+  if (originAllowed(request, option)) return false
+  const origin = request.headers.origin
+  const message = option === 'same-origin'
+    ? `Origin ${origin} is not this server's (host ${request.host}, protocol ${request.protocol}). ` +
+      "Behind a proxy, set Fastify's trustProxy so X-Forwarded-Host and -Proto are honoured, or list the origin in the plugin's origin option"
+    : `Origin ${origin} is not allowed by the plugin's origin option`
+  request.log.warn({ origin, host: request.host, option: 'origin' }, 'webchannel: ' + message)
+  sendRefusal(reply, refusal(HttpRefusal.ORIGIN_FORBIDDEN, message))
+  return true
 }

@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { Hub } from '../hub/hub.js'
 import { Keepalive } from '../transports/websocket/keepalive.js'
 import { WsConnection } from '../transports/websocket/ws-connection.js'
-import { originAllowed } from './origin.js'
+import { HttpRefusal, refusal } from '../errors.js'
+import { refuseOrigin } from './origin.js'
+import { sendRefusal } from './refusal.js'
 
 const kUpgradeTimer = Symbol('webchannel.upgradeTimer')
 const kUpgradeSocket = Symbol('webchannel.upgradeSocket')
@@ -25,14 +27,6 @@ function offeredProtocols (request: FastifyRequest): Set<string> {
   const set = new Set<string>()
   if (typeof header === 'string') for (const p of header.split(',')) if (p.trim() !== '') set.add(p.trim())
   return set
-}
-
-function refuse (reply: FastifyReply, statusCode: number, code: string, message: string) {
-  return reply.code(statusCode).send({ statusCode, code, error: statusText(statusCode), message })
-}
-
-function statusText (code: number): string {
-  return ({ 400: 'Bad Request', 403: 'Forbidden', 408: 'Request Timeout', 426: 'Upgrade Required', 429: 'Too Many Requests', 503: 'Service Unavailable' } as Record<number, string>)[code] ?? 'Error'
 }
 
 /**
@@ -78,15 +72,6 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
   }
   // Prepended: it must arm the timer before @fastify/websocket routes the request.
   fastify.server.prependListener('upgrade', onUpgrade)
-  // A refused upgrade must free its socket. @fastify/websocket only does so when
-  // its own onRequest hook ran, which an app hook that replies first prevents;
-  // the half-open socket would then hold app.close() forever.
-  fastify.addHook('onResponse', (request, _reply, done) => {
-    const raw = request.raw as TimedRequest
-    const socket = raw[kUpgradeSocket]
-    if (socket !== undefined && raw[kUpgraded] !== true) socket.destroy()
-    done()
-  })
   fastify.addHook('onClose', (_i, done) => {
     fastify.server.off('upgrade', onUpgrade)
     keepalive.stop()
@@ -97,24 +82,31 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
     method: 'GET',
     url: path,
     config: { compress: false },
+    // A refused upgrade must free its socket. @fastify/websocket only does so when
+    // its own onRequest hook ran, which an app hook that replies first prevents;
+    // the half-open socket would then hold app.close() forever. Route-level:
+    // the app's other routes never pay for it.
+    onResponse: (request, _reply, done) => {
+      const raw = request.raw as TimedRequest
+      const socket = raw[kUpgradeSocket]
+      if (socket !== undefined && raw[kUpgraded] !== true) socket.destroy()
+      done()
+    },
     // Runs after the app's own preHandler hooks, before the upgrade.
     preHandler: async (request, reply) => {
       const timer = (request.raw as TimedRequest)[kUpgradeTimer]
       if (timer !== undefined) clearTimeout(timer)
-      if (!request.ws) return refuse(reply, 426, 'FST_WEBCHANNEL_UPGRADE_REQUIRED', 'This route accepts WebSocket upgrades only')
-      if (!originAllowed(request, opts.origin)) {
-        request.log.info({ origin: request.headers.origin }, 'webchannel: upgrade refused: origin')
-        return refuse(reply, 403, 'FST_WEBCHANNEL_ORIGIN_FORBIDDEN', 'Origin not allowed')
-      }
+      if (!request.ws) return sendRefusal(reply, HttpRefusal.UPGRADE_REQUIRED)
+      if (refuseOrigin(request, reply, opts.origin)) return reply
       if (wsOpts.requireSubprotocol && pickSubprotocol(offeredProtocols(request), wsOpts.subprotocols) === false) {
-        return refuse(reply, 400, 'FST_WEBCHANNEL_SUBPROTOCOL_REQUIRED', `Offer one of these subprotocols: ${wsOpts.subprotocols.join(', ')}`)
+        return sendRefusal(reply, refusal(HttpRefusal.SUBPROTOCOL_REQUIRED, `Offer one of these subprotocols: ${wsOpts.subprotocols.join(', ')}`))
       }
-      const refusal = hub.admit(request)
-      if (refusal !== null) return refuse(reply, refusal.statusCode, refusal.code, refusal.message)
+      const refused = hub.admit(opts.principal(request))
+      if (refused !== null) return sendRefusal(reply, refused)
       // The upgrade's stand-in response, to be unhooked from the socket once upgraded.
       ;(request.raw as TimedRequest)[kUpgradeResponse] = reply.raw
     },
-    handler: (_request, reply) => refuse(reply, 426, 'FST_WEBCHANNEL_UPGRADE_REQUIRED', 'This route accepts WebSocket upgrades only'),
+    handler: (_request, reply) => sendRefusal(reply, HttpRefusal.UPGRADE_REQUIRED),
     wsHandler: (socket: WebSocket, request: FastifyRequest) => {
       const raw = request.raw as TimedRequest
       raw[kUpgraded] = true
@@ -133,8 +125,7 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
         socket.close(opts.closeCode, opts.closeReason)
         return
       }
-      const session = hub.open({ transport: conn, request, subprotocol: socket.protocol === '' ? null : socket.protocol })
-      conn.attach(session)
+      const session = hub.open({ transport: conn, request, principal: opts.principal(request), subprotocol: socket.protocol === '' ? null : socket.protocol })
       keepalive.add(conn)
       request.log.debug({ session: session.id }, 'webchannel: websocket session opened')
     },

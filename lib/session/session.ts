@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
-import { decodeEnvelope, encodeEvent, encodeRequest, parseEnvelope, type Inbound } from '../codecs/envelope.js'
-import { FST_WEBCHANNEL_REQUEST_TIMEOUT, FST_WEBCHANNEL_SESSION_CLOSED } from '../errors.js'
+import { decodeEnvelope, encodeEvent, parseEnvelope, type Inbound } from '../codecs/envelope.js'
+import { CloseCode, FST_WEBCHANNEL_SESSION_CLOSED } from '../errors.js'
 import { OutboundMessage, type EndReason, type Transport, type TransportKind, type TransportSink } from '../transports/transport.js'
 import { Inbox, type RawMessage } from './inbox.js'
 import type { Principal } from './principal.js'
@@ -8,18 +8,23 @@ import type { Principal } from './principal.js'
 /** A handler attached to one session (`session.on`): (ctx, ...args), untyped: arguments come as sent. */
 export type SessionHandler = (ctx: any, ...args: any[]) => unknown
 
-/** A session's handlers for one event: a one-time handler runs before the standing one. */
-interface LocalHandlers { once: SessionHandler | null, on: SessionHandler | null }
-
-/** What the layer above (the hub and its event router) does with a session's traffic. */
+/**
+ * The layer above a session (the event router and the hub): where its inbound
+ * traffic and its end go, and where the event API on the session (handlers of
+ * its own, requests to the client) is kept. A session holds no event state.
+ */
 export interface SessionOwner {
-  /** Route one decoded envelope. Resolves when the app accepted it. */
-  /** undefined: accepted synchronously; otherwise settles when the app accepted or refused it. */
+  /** Route one decoded envelope. undefined: accepted synchronously; else settles when the app accepted or refused it. */
   dispatch (session: Session, inbound: Inbound): Promise<void> | undefined
   /** A message the event layer does not claim (non-envelope, binary, `ws-wrapper:false`). */
   raw (session: Session, message: RawMessage): void
   /** The session ended; free memberships and tell the app. Called once. */
   ended (session: Session, reason: EndReason, code: number, detail: string): void
+  /** A server→client request on `channel` (null: main); resolves with the client's answer. */
+  request (session: Session, channel: string | null, event: string, args: unknown[], timeout?: number): Promise<unknown>
+  /** A handler for this session only (it runs before the server-wide ones). */
+  handle (session: Session, channel: string | null, event: string, fn: SessionHandler, once: boolean): void
+  unhandle (session: Session, channel: string | null, event: string): void
 }
 
 export interface SessionInit {
@@ -33,14 +38,6 @@ export interface SessionInit {
   events: boolean
   /** Cap on raw messages waiting for a `messages()` reader. */
   inboxLimit: number
-  /** Default timeout for server→client requests, in ms (0: none). */
-  requestTimeout: number
-}
-
-interface PendingRequest {
-  resolve: (v: unknown) => void
-  reject: (e: unknown) => void
-  timer: NodeJS.Timeout | null
 }
 
 /** One channel of one session, as `session.of(name)` returns it. */
@@ -61,25 +58,26 @@ export class SessionChannel {
   }
 
   on (event: string, fn: SessionHandler): this {
-    this.session.addHandler(this.name, event, fn, false)
+    this.session.handle(this.name, event, fn, false)
     return this
   }
 
   once (event: string, fn: SessionHandler): this {
-    this.session.addHandler(this.name, event, fn, true)
+    this.session.handle(this.name, event, fn, true)
     return this
   }
 
   off (event: string): this {
-    this.session.removeHandler(this.name, event)
+    this.session.unhandle(this.name, event)
     return this
   }
 }
 
 /**
- * A client's session: transport-agnostic. It owns identity, the principal, the
- * app's per-session state, its channel memberships, its own handlers, the
- * server→client requests in flight, and the end reason.
+ * A client's session: one connection, whatever its transport. It owns the
+ * identity, the principal, the app's per-session state, sending and closing,
+ * and the lifecycle (its end reason, its abort signal). What arrives is handed
+ * to its owner, the event layer; a session keeps no event state itself.
  */
 export class Session implements TransportSink {
   readonly id: string
@@ -94,16 +92,9 @@ export class Session implements TransportSink {
   // Idle sessions are the common case: everything below is allocated on first use.
   private _data: Record<string, unknown> | null = null
   private _channels: Set<string> | null = null
-  /** Requests from this client that are being handled now. Managed by the router. */
-  inflight = 0
-
   private readonly owner: SessionOwner
   private readonly events: boolean
-  private readonly requestTimeout: number
   private abort: AbortController | null = null
-  private handlers: Map<string, LocalHandlers> | null = null
-  private pending: Map<number, PendingRequest> | null = null
-  private lastRequestId = 0
   private inbox: Inbox | null = null
   private readonly inboxLimit: number
   private end: { reason: EndReason, code: number, detail: string } | null = null
@@ -118,7 +109,6 @@ export class Session implements TransportSink {
     this.owner = init.owner
     this.events = init.events
     this.inboxLimit = init.inboxLimit
-    this.requestTimeout = init.requestTimeout
   }
 
   /** Aborted when the session ends. */
@@ -141,7 +131,7 @@ export class Session implements TransportSink {
     return this._channels ?? NO_CHANNELS
   }
 
-  /** @internal the hub's membership bookkeeping. */
+  /** @internal the channel registry's membership bookkeeping. */
   addChannel (name: string): void {
     if (this._channels === null) this._channels = new Set()
     this._channels.add(name)
@@ -175,15 +165,6 @@ export class Session implements TransportSink {
     return this.send(new OutboundMessage(encodeEvent(null, event, args)))
   }
 
-  /** Send a request to the client on the main channel; resolves with its response. */
-  requestClient (event: string, ...args: unknown[]): Promise<unknown> {
-    return this.requestOn(null, event, args)
-  }
-
-  of (channel: string): SessionChannel {
-    return new SessionChannel(this, channel)
-  }
-
   /** Low-level: send text as it is (no envelope). */
   sendRaw (text: string): boolean {
     return this.send(new OutboundMessage(text, null, true))
@@ -195,71 +176,52 @@ export class Session implements TransportSink {
     return this.send(new OutboundMessage('', data))
   }
 
-  requestOn (channel: string | null, event: string, args: unknown[], timeout = this.requestTimeout): Promise<unknown> {
-    if (this.end !== null) return Promise.reject(new FST_WEBCHANNEL_SESSION_CLOSED(this.id))
-    const id = ++this.lastRequestId
-    return new Promise((resolve, reject) => {
-      const entry: PendingRequest = { resolve, reject, timer: null }
-      if (timeout > 0) {
-        entry.timer = setTimeout(() => {
-          this.pending?.delete(id)
-          reject(new FST_WEBCHANNEL_REQUEST_TIMEOUT(event))
-        }, timeout)
-      }
-      if (this.pending === null) this.pending = new Map()
-      this.pending.set(id, entry)
-      if (!this.send(new OutboundMessage(encodeRequest(channel, event, args, id)))) {
-        this.settle(id)
-        reject(new FST_WEBCHANNEL_SESSION_CLOSED(this.id))
-      }
-    })
-  }
-
   /** Close the session from the server side. */
-  close (code = 1000, reason = ''): void {
+  close (code: number = CloseCode.NORMAL, reason = ''): void {
     if (this.end !== null) return
     this.transport.close(code, reason, 'server-close')
   }
 
-  // ---- per-session handlers (highest priority in the router) -----------
+  // ---- the event API, kept by the owner (the event layer) ----------------
 
-  addHandler (channel: string | null, event: string, fn: SessionHandler, once: boolean): void {
-    const key = handlerKey(channel, event)
-    if (this.handlers === null) this.handlers = new Map()
-    let h = this.handlers.get(key)
-    if (h === undefined) {
-      h = { once: null, on: null }
-      this.handlers.set(key, h)
-    }
-    if (once) h.once = fn
-    else h.on = fn
+  /** Send a request to the client on the main channel; resolves with its response. */
+  requestClient (event: string, ...args: unknown[]): Promise<unknown> {
+    return this.owner.request(this, null, event, args)
   }
 
-  removeHandler (channel: string | null, event: string): void {
-    this.handlers?.delete(handlerKey(channel, event))
+  /** A request on a named channel, with an optional timeout in ms (default: the `requestTimeout` option). */
+  requestOn (channel: string | null, event: string, args: unknown[], timeout?: number): Promise<unknown> {
+    return this.owner.request(this, channel, event, args, timeout)
   }
 
+  of (channel: string): SessionChannel {
+    return new SessionChannel(this, channel)
+  }
+
+  /** A handler for this session only; it runs before the server-wide one. */
   on (event: string, fn: SessionHandler): this {
-    this.addHandler(null, event, fn, false)
+    this.owner.handle(this, null, event, fn, false)
     return this
   }
 
   once (event: string, fn: SessionHandler): this {
-    this.addHandler(null, event, fn, true)
+    this.owner.handle(this, null, event, fn, true)
     return this
   }
 
-  /** The session's own handler for an event, consumed if it was added with once(). */
-  takeHandler (channel: string | null, event: string): SessionHandler | undefined {
-    if (this.handlers === null) return undefined
-    const key = handlerKey(channel, event)
-    const h = this.handlers.get(key)
-    if (h === undefined) return undefined
-    const once = h.once
-    if (once === null) return h.on ?? undefined
-    h.once = null
-    if (h.on === null) this.handlers.delete(key)
-    return once
+  off (event: string): this {
+    this.owner.unhandle(this, null, event)
+    return this
+  }
+
+  /** @internal SessionChannel's way in. */
+  handle (channel: string | null, event: string, fn: SessionHandler, once: boolean): void {
+    this.owner.handle(this, channel, event, fn, once)
+  }
+
+  /** @internal */
+  unhandle (channel: string | null, event: string): void {
+    this.owner.unhandle(this, channel, event)
   }
 
   // ---- raw inbound ----------------------------------------------------
@@ -273,10 +235,10 @@ export class Session implements TransportSink {
     return this.inbox
   }
 
-  /** Called by the hub for unclaimed messages. */
+  /** Called by the owner for unclaimed messages. */
   pushRaw (message: RawMessage): void {
     if (this.inbox !== null && !this.inbox.push(message)) {
-      this.transport.close(1013, 'Inbound queue full', 'error')
+      this.transport.close(CloseCode.TRY_AGAIN_LATER, 'Inbound queue full', 'error')
     }
   }
 
@@ -289,17 +251,11 @@ export class Session implements TransportSink {
       return undefined
     }
     const inbound = typeof message === 'string' ? parseEnvelope(message) : decodeEnvelope(message)
-    switch (inbound.kind) {
-      case 'ignored':
-        this.owner.raw(this, message)
-        return undefined
-      case 'resolve':
-      case 'reject':
-        this.answer(inbound)
-        return undefined
-      default:
-        return this.owner.dispatch(this, inbound)
+    if (inbound.kind === 'ignored') {
+      this.owner.raw(this, message)
+      return undefined
     }
+    return this.owner.dispatch(this, inbound)
   }
 
   receiveBinary (data: Buffer): void {
@@ -309,44 +265,10 @@ export class Session implements TransportSink {
   ended (reason: EndReason, code: number, detail: string): void {
     if (this.end !== null) return
     this.end = { reason, code, detail }
-    if (this.pending !== null) {
-      for (const [id, p] of this.pending) {
-        this.settle(id)
-        p.reject(new FST_WEBCHANNEL_SESSION_CLOSED(this.id))
-      }
-    }
-    this.handlers = null
     this.inbox?.end()
     this.abort?.abort(reason)
     this.owner.ended(this, reason, code, detail)
   }
-
-  private answer (inbound: Extract<Inbound, { kind: 'resolve' | 'reject' }>): void {
-    const p = this.pending?.get(inbound.id)
-    if (p === undefined) return
-    this.settle(inbound.id)
-    if (inbound.kind === 'resolve') {
-      p.resolve(inbound.data)
-    } else {
-      const e = inbound.error
-      const err = new Error(typeof e === 'object' && e !== null && typeof (e as { message?: unknown }).message === 'string'
-        ? (e as { message: string }).message
-        : String(e))
-      if (typeof e === 'object' && e !== null) Object.assign(err, e)
-      p.reject(err)
-    }
-  }
-
-  private settle (id: number): void {
-    const p = this.pending?.get(id)
-    if (p === undefined) return
-    if (p.timer !== null) clearTimeout(p.timer)
-    this.pending!.delete(id)
-  }
 }
 
 const NO_CHANNELS: ReadonlySet<string> = new Set()
-
-function handlerKey (channel: string | null, event: string): string {
-  return channel === null ? event : channel + '\u0000' + event
-}

@@ -36,9 +36,18 @@ export class OutboundMessage {
   }
 }
 
-/** What a transport offers its session. */
+/**
+ * What a transport offers its session. The one door between a transport and
+ * the layers above: a transport is handed a `TransportSink` and never sees
+ * the session, the hub or the plugin.
+ */
 export interface Transport {
   readonly kind: TransportKind
+  /**
+   * Start carrying a session: inbound traffic and the end go to `sink`.
+   * Called once, before the app's onConnection, so that it can send at once.
+   */
+  attach (sink: TransportSink): void
   /**
    * Queue one message for the peer, in order. Returns false when the
    * per-session buffer cap is exceeded: the transport has then already begun
@@ -55,6 +64,8 @@ export interface Transport {
 
 /** What a session offers its transport: where inbound traffic and the end go. */
 export interface TransportSink {
+  /** The session id (the WebChannel transport sends it to the client as its SID). */
+  readonly id: string
   /**
    * One inbound message: JSON text, or (WebChannel maps without __data__) a
    * plain object. Returns undefined when the app accepted it synchronously,

@@ -43,8 +43,8 @@ describe('the app.webchannel decorator', () => {
   })
 
   test('emit helpers and sessions', () => {
-    expect(app.webchannel.emit('room:a', 'chat.message', { text: 'hi' })).type.toBe<number>()
-    expect(app.webchannel.to('id').request('ask')).type.toBe<Promise<unknown>>()
+    expect(app.webchannel.to('room:a').emit('chat.message', { text: 'hi' })).type.toBe<number>()
+    expect(app.webchannel.toSession('id').request('ask')).type.toBe<Promise<unknown>>()
     expect(app.webchannel.session('id')).type.toBe<Session | undefined>()
     app.webchannel.channel('room:*', {
       authorize: (session, name) => {

@@ -4,8 +4,7 @@ import { escapeLineSeparators, toPayload, type WireArray } from '../../codecs/we
 import type { ForwardMap } from '../../codecs/webchannel-maps.js'
 import { CloseCode } from '../../errors.js'
 import type { WebChannelTransportOptions } from '../../options.js'
-import type { Session } from '../../session/session.js'
-import type { EndReason, OutboundMessage, Transport } from '../transport.js'
+import type { EndReason, OutboundMessage, Transport, TransportSink } from '../transport.js'
 import { ArrayQueue } from './array-queue.js'
 import { BackChannel } from './back-channel.js'
 import { ForwardChannel, type ForwardOutcome } from './forward-channel.js'
@@ -61,13 +60,15 @@ export type ForwardStatus = [0 | 1, number, number]
 export class WebChannelConnection implements Transport {
   readonly kind = 'webchannel'
   readonly forward: ForwardChannel
+  /** The principal that opened the session: only it may continue the session. */
+  readonly principal: unknown
   private readonly opts: ConnectionOptions
   private readonly log: FastifyBaseLogger
   private readonly onFree: (conn: WebChannelConnection) => void
   private readonly queue = new ArrayQueue()
   private readonly recycleUnits: number
   private readonly recycleArrays: number
-  private session: Session | null = null
+  private sink: TransportSink | null = null
   private stateName: ConnectionState = 'handshaking'
   private bc: BackChannel | null = null
   /** Newest array id written to any response. */
@@ -79,8 +80,9 @@ export class WebChannelConnection implements Transport {
   private expiryTimer: NodeJS.Timeout | null = null
   private earlyEnd: { reason: EndReason, code: number, detail: string } | null = null
 
-  constructor (opts: ConnectionOptions, log: FastifyBaseLogger, onFree: (conn: WebChannelConnection) => void) {
+  constructor (opts: ConnectionOptions, log: FastifyBaseLogger, principal: unknown, onFree: (conn: WebChannelConnection) => void) {
     this.opts = opts
+    this.principal = principal
     this.log = log
     this.onFree = onFree
     // Recycle a streaming GET well before the caps, so a reading client never
@@ -98,18 +100,20 @@ export class WebChannelConnection implements Transport {
 
   get state (): ConnectionState { return this.stateName }
   get bufferedAmount (): number { return this.queue.size }
-  get sessionRef (): Session | null { return this.session }
+  /** The session id (SID); null until a session is attached. */
+  get id (): string | null { return this.sink?.id ?? null }
   get hasBackChannel (): boolean { return this.bc !== null }
+  /** Newest array id written to any response: a client cannot acknowledge beyond it. */
+  get lastSent (): number { return this.lastSentId }
 
-  /** Bind the session the hub opened for this connection and build the `c` array. */
-  attach (session: Session): void {
-    this.session = session
-    this.queue.setPayload(0, JSON.stringify(['c', session.id, null, 8, 0, this.opts.keepaliveInterval]))
-    // The app closed the session inside onConnection, before hub.open returned it.
+  /** Carry the session the hub opened on this connection, and build the `c` array with its SID. */
+  attach (sink: TransportSink): void {
+    this.sink = sink
+    this.queue.setPayload(0, JSON.stringify(['c', sink.id, null, 8, 0, this.opts.keepaliveInterval]))
     const early = this.earlyEnd
     if (early !== null) {
       this.earlyEnd = null
-      session.ended(early.reason, early.code, early.detail)
+      sink.ended(early.reason, early.code, early.detail)
     }
   }
 
@@ -151,12 +155,12 @@ export class WebChannelConnection implements Transport {
   }
 
   private receive (map: ForwardMap): Promise<void> | undefined {
-    const session = this.session
-    if (session === null || this.stateName === 'closing' || this.stateName === 'closed') {
+    const sink = this.sink
+    if (sink === null || this.stateName === 'closing' || this.stateName === 'closed') {
       return Promise.reject(new Error('session ended'))
     }
     // __data__ is the client's JSON text (sendRawJson): the same envelope as a WebSocket frame.
-    return session.receive(map.kind === 'data' ? map.data : (map.kind === 'map' ? map.data : {}))
+    return sink.receive(map.kind === 'data' ? map.data : (map.kind === 'map' ? map.data : {}))
   }
 
   // ---- back channel ---------------------------------------------------
@@ -270,7 +274,7 @@ export class WebChannelConnection implements Transport {
     if (this.stateName === 'closing' || this.stateName === 'closed') return false
     const payload = payloadOf(message)
     if (this.queue.length + 1 > this.opts.maxPendingMessages || this.queue.size + payload.length > this.opts.maxPendingBytes) {
-      this.log.warn({ session: this.session?.id, pending: this.queue.length, bytes: this.queue.size }, 'webchannel: slow consumer, stopping session')
+      this.log.warn({ session: this.sink?.id, pending: this.queue.length, bytes: this.queue.size }, 'webchannel: slow consumer, stopping session')
       this.close(CloseCode.TRY_AGAIN_LATER, 'Slow consumer', 'error')
       return false
     }
@@ -331,7 +335,7 @@ export class WebChannelConnection implements Transport {
   private end (reason: EndReason, code: number, detail: string): void {
     this.stateName = 'closing'
     this.forward.dispose()
-    if (this.session !== null) this.session.ended(reason, code, detail)
+    if (this.sink !== null) this.sink.ended(reason, code, detail)
     else this.earlyEnd = { reason, code, detail }
   }
 

@@ -1,6 +1,6 @@
 import { FST_WEBCHANNEL_DUPLICATE_CHANNEL, FST_WEBCHANNEL_INVALID_OPTION } from '../errors.js'
 import type { Session } from '../session/session.js'
-import { PatternTable } from '../events/pattern-table.js'
+import { PatternTable } from './pattern-table.js'
 
 /** Decides whether a session may join a channel. Any falsy result or a throw refuses. */
 export type Authorize = (session: Session, name: string) => boolean | Promise<boolean>
@@ -13,10 +13,17 @@ export interface ChannelDeclaration {
 /** Longest channel name accepted from the wire. */
 export const MAX_CHANNEL_NAME = 256
 
+/** A name a client may subscribe to and the app may emit to: no `*`, which only patterns use. */
+export function isChannelName (name: unknown): name is string {
+  return typeof name === 'string' && name !== '' && name.length <= MAX_CHANNEL_NAME && !name.includes('*')
+}
+
 /**
- * Pub/sub channel declarations and live memberships. A channel exists for
- * clients only if declared (by name or `*` pattern); subscribers are kept per
- * channel name so a fan-out walks one Set.
+ * Channels: declarations and live memberships. A channel is a name that
+ * sessions subscribe to; events emitted to it reach every subscriber, on the
+ * channel of the same name (ws-wrapper's `c`). A channel exists for clients
+ * only if declared (by name or `*` pattern); subscribers are kept per channel
+ * name so a fan-out walks one Set.
  */
 export class Channels {
   private readonly declared = new PatternTable<ChannelDeclaration>()

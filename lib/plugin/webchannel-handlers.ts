@@ -1,0 +1,124 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { asciiJson, encodeArrays, frame } from '../codecs/webchannel-framing.js'
+import { parseForwardBody, type ForwardBody } from '../codecs/webchannel-maps.js'
+import { QueryError, classifyBind, type BindQuery, type BindRequest } from '../codecs/webchannel-query.js'
+import { HttpRefusal, refusal } from '../errors.js'
+import type { Hub } from '../hub/hub.js'
+import { NO_CACHE_HEADERS } from '../transports/webchannel/back-channel.js'
+import type { WebChannelConnection } from '../transports/webchannel/connection.js'
+import type { Handshake, WebChannelSessions } from '../transports/webchannel/sessions.js'
+import { sendRefusal, sendUnknownSid } from './refusal.js'
+import { acceptsGzip } from './webchannel-body.js'
+import { NO_MAPS } from './webchannel-schemas.js'
+
+type Kind<K extends BindRequest['kind']> = Extract<BindRequest, { kind: K }>
+
+/** Response headers a hook decided for this request (CORS), kept for the hijacked back channel. */
+export const kExtraHeaders = Symbol('webchannel.extraHeaders')
+export type WcRequest = FastifyRequest & { [kExtraHeaders]?: Record<string, string> }
+
+const invalid = (message: string) => refusal(HttpRefusal.INVALID_REQUEST, 'Invalid WebChannel request: ' + message)
+const AID_AHEAD = invalid('AID is ahead of the last array sent')
+
+/**
+ * The bind route's handler: classify the request, hand it to the transport's
+ * sessions, and map the outcome to a reply. Nothing here keeps state.
+ */
+export function bindHandler (hub: Hub, sessions: WebChannelSessions) {
+  const wc = hub.options.webchannel
+  const principalOf = (request: FastifyRequest): unknown => hub.options.principal(request)
+  const gzipFor = (request: FastifyRequest): boolean => wc.gzip && acceptsGzip(request.headers['accept-encoding'])
+
+  const open = (request: FastifyRequest, body: ForwardBody, old: { sid: string | null, aid: number | null }): Promise<Handshake | ReturnType<typeof refusal>> => {
+    const principal = principalOf(request)
+    return sessions.handshake({
+      principal,
+      log: request.log,
+      maps: body.maps,
+      oldSid: old.sid,
+      oldAid: old.aid,
+      open: (conn) => {
+        const refused = hub.admit(principal)
+        if (refused !== null) return refused
+        hub.open({ transport: conn, request, principal, subprotocol: null })
+        return null
+      },
+    })
+  }
+
+  // Sticky routing: the client adds `<name>=<SID>` to every later URL.
+  const stickyHeader = (name: string | null, conn: WebChannelConnection): Record<string, string> =>
+    name !== null && conn.id !== null ? { 'x-http-session-id': conn.id } : {}
+
+  const handshake = async (request: WcRequest, reply: FastifyReply, req: Kind<'handshake'>, body: ForwardBody) => {
+    const r = await open(request, body, { sid: req.oldSid, aid: req.oldAid })
+    if ('statusCode' in r) return sendRefusal(reply, r)
+    return reply.code(200).headers({ ...NO_CACHE_HEADERS, ...stickyHeader(req.sessionIdParam, r.conn) }).send(frame(encodeArrays(r.arrays)))
+  }
+
+  const fastHandshake = async (request: WcRequest, reply: FastifyReply, req: Kind<'fast-handshake'>) => {
+    let body: ForwardBody
+    try {
+      body = parseForwardBody(req.body)
+    } catch (err) {
+      return sendRefusal(reply, invalid('$req: ' + (err as Error).message))
+    }
+    const r = await open(request, body, { sid: null, aid: null })
+    if ('statusCode' in r) return sendRefusal(reply, r)
+    // The c array travels bare in a header; the body is the first streaming back channel.
+    const headers = { ...request[kExtraHeaders], ...stickyHeader(req.sessionIdParam, r.conn), 'x-http-initial-response': asciiJson(encodeArrays(r.arrays)) }
+    reply.hijack()
+    if (r.conn.state === 'closed') {
+      reply.raw.writeHead(200, { ...NO_CACHE_HEADERS, ...headers }).end()
+      return
+    }
+    const aid = r.arrays.length > 0 ? r.arrays[r.arrays.length - 1].id : null
+    r.conn.openBackChannel({ res: reply.raw, streaming: true, gzip: gzipFor(request), aid, timeout: null, headers })
+  }
+
+  const forward = async (request: FastifyRequest, reply: FastifyReply, req: Kind<'forward'>, body: ForwardBody) => {
+    const r = await sessions.forward(req.sid, principalOf(request), req.aid, body.maps)
+    if (r === 'unknown-sid') return sendUnknownSid(reply)
+    if (r === 'aid-ahead') return sendRefusal(reply, AID_AHEAD)
+    if (r === 'retry') {
+      // Not acknowledged: a network error makes the client resend the same
+      // RID and maps; the ones already delivered are skipped then.
+      reply.hijack()
+      request.raw.socket.destroy()
+      return
+    }
+    return reply.code(200).headers(NO_CACHE_HEADERS).send(frame(JSON.stringify(r)))
+  }
+
+  const backChannel = (request: WcRequest, reply: FastifyReply, req: Kind<'back-channel'>) => {
+    const conn = sessions.backChannel(req.sid, principalOf(request), req.aid)
+    if (conn === 'unknown-sid') return sendUnknownSid(reply)
+    if (conn === 'aid-ahead') return sendRefusal(reply, AID_AHEAD)
+    reply.hijack()
+    conn.openBackChannel({ res: reply.raw, streaming: req.streaming, gzip: gzipFor(request), aid: req.aid, timeout: req.timeout, headers: request[kExtraHeaders] ?? {} })
+  }
+
+  const terminate = async (request: FastifyRequest, reply: FastifyReply, req: Kind<'terminate'>) => {
+    await sessions.terminate(req.sid, principalOf(request))
+    return reply.code(200).headers(NO_CACHE_HEADERS).send('')
+  }
+
+  return async function bind (request: FastifyRequest, reply: FastifyReply) {
+    if (request.validationError !== undefined) return sendRefusal(reply, invalid(request.validationError.message))
+    let req: BindRequest
+    try {
+      req = classifyBind(request.method, request.query as BindQuery)
+    } catch (err) {
+      if (err instanceof QueryError) return sendRefusal(reply, invalid(err.message))
+      throw err
+    }
+    const body = req.kind === 'handshake' || req.kind === 'forward' ? (request.body as ForwardBody | null | undefined) ?? NO_MAPS : NO_MAPS
+    switch (req.kind) {
+      case 'handshake': return handshake(request, reply, req, body)
+      case 'fast-handshake': return fastHandshake(request, reply, req)
+      case 'forward': return forward(request, reply, req, body)
+      case 'back-channel': return backChannel(request, reply, req)
+      case 'terminate': return terminate(request, reply, req)
+    }
+  }
+}
