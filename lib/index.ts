@@ -25,22 +25,26 @@ const plugin: FastifyPluginAsync<WebChannelOptions> = async function fastifyWebc
   if (options.websocket.enabled) {
     if (fastify.hasDecorator('websocketServer')) throw new FST_WEBCHANNEL_WEBSOCKET_REGISTERED()
     const pmd = options.websocket.perMessageDeflate
-    await fastify.register(websocket, {
-      options: {
-        maxPayload: options.websocket.maxMessageSize,
-        perMessageDeflate: pmd === false
-          ? false
-          : { zlibDeflateOptions: { level: pmd === true ? 6 : pmd.level ?? 6 }, threshold: pmd === true ? 1024 : pmd.threshold ?? 1024 },
-        handleProtocols: (offered: Set<string>) => pickSubprotocol(offered, options.websocket.subprotocols),
-      },
-      // Graceful shutdown is the hub's: close codes, bounded waits.
-      preClose: async () => { await hub.close() },
+    // In a child context: @fastify/websocket's own hooks then run on our
+    // WebSocket route only, not on every route of the app.
+    await fastify.register(async function webSocketTransport (child) {
+      await child.register(websocket, {
+        options: {
+          maxPayload: options.websocket.maxMessageSize,
+          perMessageDeflate: pmd === false
+            ? false
+            : { zlibDeflateOptions: { level: pmd === true ? 6 : pmd.level ?? 6 }, threshold: pmd === true ? 1024 : pmd.threshold ?? 1024 },
+          handleProtocols: (offered: Set<string>) => pickSubprotocol(offered, options.websocket.subprotocols),
+        },
+        // Graceful shutdown is the hub's: close codes, bounded waits.
+        preClose: async () => { await hub.close() },
+      })
+      await registerWebSocketRoute(child, hub, options)
     })
-    await registerWebSocketRoute(fastify, hub)
   } else {
     fastify.addHook('preClose', async () => { await hub.close() })
   }
-  if (options.webchannel.enabled) await registerWebChannelRoutes(fastify, hub)
+  if (options.webchannel.enabled) await registerWebChannelRoutes(fastify, hub, options)
 }
 
 /** The plugin: `await app.register(webchannel, options)`. */

@@ -65,7 +65,10 @@ export interface WebChannelTransportOptions {
   maxBodySize?: number
   /** Cross-origin clients: off by default. */
   cors?: false | CorsOptions
-  /** Headers a client may pass in `$httpHeaders` or the handshake's encoded `headers=`. Default ['authorization']. */
+  /**
+   * Headers a client may pass in `$httpHeaders` or the handshake's encoded `headers=`. Default [] (none).
+   * `['authorization']` opts in for clients that cannot set headers; cookie, host, origin and hop-by-hop names are refused.
+   */
   allowedHeaders?: string[]
   /** gzip the streamed back channel (sync-flushed per chunk) when the client accepts it. Default true. */
   gzip?: boolean
@@ -160,7 +163,7 @@ export const defaults: ResolvedOptions = {
     maxPendingBytes: 8 * MiB,
     maxBodySize: 1 * MiB,
     cors: false,
-    allowedHeaders: ['authorization'],
+    allowedHeaders: [],
     gzip: true,
   },
 }
@@ -173,12 +176,15 @@ export function resolveOptions (opts: WebChannelOptions = {}): ResolvedOptions {
     websocket: { ...defaults.websocket, ...stripUndefined(opts.websocket ?? {}) },
     webchannel: { ...defaults.webchannel, ...stripUndefined(opts.webchannel ?? {}) },
   } as ResolvedOptions
+  checkTopLevel(o)
+  checkWebSocket(o.websocket)
+  checkWebChannel(o.webchannel)
+  return o
+}
 
+function checkTopLevel (o: ResolvedOptions): void {
   if (typeof o.prefix !== 'string' || !o.prefix.startsWith('/') || (o.prefix.length > 1 && o.prefix.endsWith('/'))) {
     throw new FST_WEBCHANNEL_INVALID_OPTION('prefix', 'must start with "/" and not end with "/"')
-  }
-  if (typeof o.websocket.path !== 'string' || !o.websocket.path.startsWith('/')) {
-    throw new FST_WEBCHANNEL_INVALID_OPTION('websocket.path', 'must start with "/"')
   }
   for (const fn of ['principal', 'samePrincipal'] as const) {
     if (typeof o[fn] !== 'function') throw new FST_WEBCHANNEL_INVALID_OPTION(fn, 'must be a function')
@@ -187,8 +193,9 @@ export function resolveOptions (opts: WebChannelOptions = {}): ResolvedOptions {
     if (o[fn] !== null && typeof o[fn] !== 'function') throw new FST_WEBCHANNEL_INVALID_OPTION(fn, 'must be a function')
   }
   checkOrigin(o.origin)
-  if (o.adapter !== null && (typeof o.adapter !== 'object' || typeof o.adapter.publish !== 'function' || typeof o.adapter.init !== 'function')) {
-    throw new FST_WEBCHANNEL_INVALID_OPTION('adapter', 'must implement Adapter (init, publish, close)')
+  if (o.adapter !== null && (typeof o.adapter !== 'object' || typeof o.adapter.publish !== 'function' ||
+      typeof o.adapter.init !== 'function' || typeof o.adapter.count !== 'function')) {
+    throw new FST_WEBCHANNEL_INVALID_OPTION('adapter', 'must implement Adapter (init, publish, count, close)')
   }
   nonNegative('handlerTimeout', o.handlerTimeout)
   positive('maxInflightRequests', o.maxInflightRequests)
@@ -203,7 +210,12 @@ export function resolveOptions (opts: WebChannelOptions = {}): ResolvedOptions {
   if (typeof o.closeReason !== 'string' || Buffer.byteLength(o.closeReason) > 123) {
     throw new FST_WEBCHANNEL_INVALID_OPTION('closeReason', 'must be a string of at most 123 bytes')
   }
-  const ws = o.websocket
+}
+
+function checkWebSocket (ws: Required<WebSocketOptions>): void {
+  if (typeof ws.path !== 'string' || !ws.path.startsWith('/')) {
+    throw new FST_WEBCHANNEL_INVALID_OPTION('websocket.path', 'must start with "/"')
+  }
   if (!Array.isArray(ws.subprotocols) || !ws.subprotocols.every(p => typeof p === 'string' && /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(p))) {
     throw new FST_WEBCHANNEL_INVALID_OPTION('websocket.subprotocols', 'must be an array of tokens')
   }
@@ -221,7 +233,14 @@ export function resolveOptions (opts: WebChannelOptions = {}): ResolvedOptions {
       (pmd.level !== undefined && (!Number.isInteger(pmd.level) || pmd.level < 0 || pmd.level > 9)))) {
     throw new FST_WEBCHANNEL_INVALID_OPTION('websocket.perMessageDeflate', 'must be a boolean or { level: 0..9, threshold }')
   }
-  const wc = o.webchannel
+}
+
+// Headers a client must never set through the URL: they decide who is asking
+// (cookie), where the request goes (host) or how the connection behaves.
+const NEVER_FROM_URL = new Set(['cookie', 'host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding',
+  'upgrade', 'te', 'trailer', 'content-length', 'content-encoding', 'proxy-authorization', 'origin'])
+
+function checkWebChannel (wc: Required<WebChannelTransportOptions>): void {
   positive('webchannel.keepaliveInterval', wc.keepaliveInterval)
   positive('webchannel.backChannelMaxAge', wc.backChannelMaxAge)
   positive('webchannel.longPollTimeout', wc.longPollTimeout)
@@ -237,7 +256,8 @@ export function resolveOptions (opts: WebChannelOptions = {}): ResolvedOptions {
     throw new FST_WEBCHANNEL_INVALID_OPTION('webchannel.allowedHeaders', 'must be an array of header names')
   }
   wc.allowedHeaders = wc.allowedHeaders.map(h => h.toLowerCase())
-  return o
+  const banned = wc.allowedHeaders.find(h => NEVER_FROM_URL.has(h))
+  if (banned !== undefined) throw new FST_WEBCHANNEL_INVALID_OPTION('webchannel.allowedHeaders', `"${banned}" may not come from the URL`)
 }
 
 function stripUndefined<T extends object> (o: T): Partial<T> {

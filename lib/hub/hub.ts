@@ -2,14 +2,26 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { Inbound } from '../codecs/envelope.js'
 import { CloseCode, FST_WEBCHANNEL_DUPLICATE_RAW_HANDLER, FST_WEBCHANNEL_SESSION_NOT_LOCAL, HttpRefusal, type Refusal } from '../errors.js'
 import { Channels } from '../events/channels.js'
-import { Router } from '../events/router.js'
-import type { ResolvedOptions } from '../options.js'
+import { Router, type RouterOptions } from '../events/router.js'
 import type { RawMessage } from '../session/inbox.js'
 import { principalKey } from '../session/principal.js'
 import { newSessionId } from '../session/session-id.js'
 import { Session, type SessionHandler, type SessionOwner } from '../session/session.js'
 import type { EndReason, OutboundMessage, Transport } from '../transports/transport.js'
 import { MemoryAdapter, type Adapter, type LocalSessions, type Target } from './adapter.js'
+
+/** The plugin options the hub and the event router read (see options.ts for their documentation). */
+export interface HubOptions extends RouterOptions {
+  events: boolean
+  inboxLimit: number
+  maxSessions: number
+  maxSessionsPerPrincipal: number
+  onConnection: ((session: Session) => void | Promise<void>) | null
+  onSessionEnd: ((session: Session, reason: EndReason, code: number, detail: string) => void) | null
+  shutdownTimeout: number
+  closeCode: number
+  closeReason: string
+}
 
 export interface OpenInit {
   transport: Transport
@@ -28,7 +40,7 @@ export type RawHandler = (session: Session, message: RawMessage) => void
  * opened into sessions here; a session's traffic goes down to the router.
  */
 export class Hub implements SessionOwner, LocalSessions {
-  readonly options: ResolvedOptions
+  readonly options: HubOptions
   readonly channels = new Channels()
   readonly router: Router
   readonly sessions = new Map<string, Session>()
@@ -41,7 +53,7 @@ export class Hub implements SessionOwner, LocalSessions {
   private drained: (() => void) | null = null
   closing = false
 
-  constructor (options: ResolvedOptions, log: FastifyBaseLogger) {
+  constructor (options: HubOptions, log: FastifyBaseLogger) {
     this.options = options
     this.log = log
     this.router = new Router(options, this.channels)

@@ -2,8 +2,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { asciiJson, encodeArrays, frame } from '../codecs/webchannel-framing.js'
 import { parseForwardBody, type ForwardBody } from '../codecs/webchannel-maps.js'
 import { QueryError, classifyBind, type BindQuery, type BindRequest } from '../codecs/webchannel-query.js'
-import { HttpRefusal, refusal } from '../errors.js'
+import { HttpRefusal, refusal, type Refusal } from '../errors.js'
 import type { Hub } from '../hub/hub.js'
+import type { ResolvedOptions } from '../options.js'
 import { NO_CACHE_HEADERS } from '../transports/webchannel/back-channel.js'
 import type { WebChannelConnection } from '../transports/webchannel/connection.js'
 import type { Handshake, WebChannelSessions } from '../transports/webchannel/sessions.js'
@@ -24,46 +25,77 @@ const AID_AHEAD = invalid('AID is ahead of the last array sent')
  * The bind route's handler: classify the request, hand it to the transport's
  * sessions, and map the outcome to a reply. Nothing here keeps state.
  */
-export function bindHandler (hub: Hub, sessions: WebChannelSessions) {
-  const wc = hub.options.webchannel
-  const principalOf = (request: FastifyRequest): unknown => hub.options.principal(request)
-  const gzipFor = (request: FastifyRequest): boolean => wc.gzip && acceptsGzip(request.headers['accept-encoding'])
+export class BindHandler {
+  private readonly hub: Hub
+  private readonly opts: ResolvedOptions
+  private readonly sessions: WebChannelSessions
 
-  const open = (request: FastifyRequest, body: ForwardBody, old: { sid: string | null, aid: number | null }): Promise<Handshake | ReturnType<typeof refusal>> => {
-    const principal = principalOf(request)
-    return sessions.handshake({
+  constructor (hub: Hub, opts: ResolvedOptions, sessions: WebChannelSessions) {
+    this.hub = hub
+    this.opts = opts
+    this.sessions = sessions
+  }
+
+  /** The route handler. */
+  readonly handle = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.validationError !== undefined) return sendRefusal(reply, invalid(request.validationError.message))
+    let req: BindRequest
+    try {
+      req = classifyBind(request.method, request.query as BindQuery)
+    } catch (err) {
+      if (err instanceof QueryError) return sendRefusal(reply, invalid(err.message))
+      throw err
+    }
+    const body = req.kind === 'handshake' || req.kind === 'forward' ? (request.body as ForwardBody | null | undefined) ?? NO_MAPS : NO_MAPS
+    switch (req.kind) {
+      case 'handshake': return this.handshake(request, reply, req, body)
+      case 'fast-handshake': return this.fastHandshake(request, reply, req)
+      case 'forward': return this.forward(request, reply, req, body)
+      case 'back-channel': return this.backChannel(request, reply, req)
+      case 'terminate': return this.terminate(request, reply, req)
+    }
+  }
+
+  private principalOf (request: FastifyRequest): unknown {
+    return this.opts.principal(request)
+  }
+
+  private gzipFor (request: FastifyRequest): boolean {
+    return this.opts.webchannel.gzip && acceptsGzip(request.headers['accept-encoding'])
+  }
+
+  /** Admission, then a session on a new connection, then the handshake's own messages. */
+  private open (request: FastifyRequest, body: ForwardBody, old: { sid: string | null, aid: number | null }): Promise<Handshake | Refusal> {
+    const principal = this.principalOf(request)
+    return this.sessions.handshake({
       principal,
       log: request.log,
       maps: body.maps,
       oldSid: old.sid,
       oldAid: old.aid,
       open: (conn) => {
-        const refused = hub.admit(principal)
+        const refused = this.hub.admit(principal)
         if (refused !== null) return refused
-        hub.open({ transport: conn, request, principal, subprotocol: null })
+        this.hub.open({ transport: conn, request, principal, subprotocol: null })
         return null
       },
     })
   }
 
-  // Sticky routing: the client adds `<name>=<SID>` to every later URL.
-  const stickyHeader = (name: string | null, conn: WebChannelConnection): Record<string, string> =>
-    name !== null && conn.id !== null ? { 'x-http-session-id': conn.id } : {}
-
-  const handshake = async (request: WcRequest, reply: FastifyReply, req: Kind<'handshake'>, body: ForwardBody) => {
-    const r = await open(request, body, { sid: req.oldSid, aid: req.oldAid })
+  private async handshake (request: WcRequest, reply: FastifyReply, req: Kind<'handshake'>, body: ForwardBody) {
+    const r = await this.open(request, body, { sid: req.oldSid, aid: req.oldAid })
     if ('statusCode' in r) return sendRefusal(reply, r)
     return reply.code(200).headers({ ...NO_CACHE_HEADERS, ...stickyHeader(req.sessionIdParam, r.conn) }).send(frame(encodeArrays(r.arrays)))
   }
 
-  const fastHandshake = async (request: WcRequest, reply: FastifyReply, req: Kind<'fast-handshake'>) => {
+  private async fastHandshake (request: WcRequest, reply: FastifyReply, req: Kind<'fast-handshake'>) {
     let body: ForwardBody
     try {
       body = parseForwardBody(req.body)
     } catch (err) {
       return sendRefusal(reply, invalid('$req: ' + (err as Error).message))
     }
-    const r = await open(request, body, { sid: null, aid: null })
+    const r = await this.open(request, body, { sid: null, aid: null })
     if ('statusCode' in r) return sendRefusal(reply, r)
     // The c array travels bare in a header; the body is the first streaming back channel.
     const headers = { ...request[kExtraHeaders], ...stickyHeader(req.sessionIdParam, r.conn), 'x-http-initial-response': asciiJson(encodeArrays(r.arrays)) }
@@ -73,11 +105,11 @@ export function bindHandler (hub: Hub, sessions: WebChannelSessions) {
       return
     }
     const aid = r.arrays.length > 0 ? r.arrays[r.arrays.length - 1].id : null
-    r.conn.openBackChannel({ res: reply.raw, streaming: true, gzip: gzipFor(request), aid, timeout: null, headers })
+    r.conn.openBackChannel({ res: reply.raw, streaming: true, gzip: this.gzipFor(request), aid, timeout: null, headers })
   }
 
-  const forward = async (request: FastifyRequest, reply: FastifyReply, req: Kind<'forward'>, body: ForwardBody) => {
-    const r = await sessions.forward(req.sid, principalOf(request), req.aid, body.maps)
+  private async forward (request: FastifyRequest, reply: FastifyReply, req: Kind<'forward'>, body: ForwardBody) {
+    const r = await this.sessions.forward(req.sid, this.principalOf(request), req.aid, body.maps)
     if (r === 'unknown-sid') return sendUnknownSid(reply)
     if (r === 'aid-ahead') return sendRefusal(reply, AID_AHEAD)
     if (r === 'retry') {
@@ -90,35 +122,28 @@ export function bindHandler (hub: Hub, sessions: WebChannelSessions) {
     return reply.code(200).headers(NO_CACHE_HEADERS).send(frame(JSON.stringify(r)))
   }
 
-  const backChannel = (request: WcRequest, reply: FastifyReply, req: Kind<'back-channel'>) => {
-    const conn = sessions.backChannel(req.sid, principalOf(request), req.aid)
+  private backChannel (request: WcRequest, reply: FastifyReply, req: Kind<'back-channel'>) {
+    const conn = this.sessions.backChannel(req.sid, this.principalOf(request), req.aid)
     if (conn === 'unknown-sid') return sendUnknownSid(reply)
     if (conn === 'aid-ahead') return sendRefusal(reply, AID_AHEAD)
     reply.hijack()
-    conn.openBackChannel({ res: reply.raw, streaming: req.streaming, gzip: gzipFor(request), aid: req.aid, timeout: req.timeout, headers: request[kExtraHeaders] ?? {} })
+    conn.openBackChannel({
+      res: reply.raw,
+      streaming: req.streaming,
+      gzip: this.gzipFor(request),
+      aid: req.aid,
+      timeout: req.timeout,
+      headers: request[kExtraHeaders] ?? {},
+    })
   }
 
-  const terminate = async (request: FastifyRequest, reply: FastifyReply, req: Kind<'terminate'>) => {
-    await sessions.terminate(req.sid, principalOf(request))
+  private async terminate (request: FastifyRequest, reply: FastifyReply, req: Kind<'terminate'>) {
+    await this.sessions.terminate(req.sid, this.principalOf(request))
     return reply.code(200).headers(NO_CACHE_HEADERS).send('')
   }
+}
 
-  return async function bind (request: FastifyRequest, reply: FastifyReply) {
-    if (request.validationError !== undefined) return sendRefusal(reply, invalid(request.validationError.message))
-    let req: BindRequest
-    try {
-      req = classifyBind(request.method, request.query as BindQuery)
-    } catch (err) {
-      if (err instanceof QueryError) return sendRefusal(reply, invalid(err.message))
-      throw err
-    }
-    const body = req.kind === 'handshake' || req.kind === 'forward' ? (request.body as ForwardBody | null | undefined) ?? NO_MAPS : NO_MAPS
-    switch (req.kind) {
-      case 'handshake': return handshake(request, reply, req, body)
-      case 'fast-handshake': return fastHandshake(request, reply, req)
-      case 'forward': return forward(request, reply, req, body)
-      case 'back-channel': return backChannel(request, reply, req)
-      case 'terminate': return terminate(request, reply, req)
-    }
-  }
+/** Sticky routing: the client adds `<name>=<SID>` to every later URL. */
+function stickyHeader (name: string | null, conn: WebChannelConnection): Record<string, string> {
+  return name !== null && conn.id !== null ? { 'x-http-session-id': conn.id } : {}
 }

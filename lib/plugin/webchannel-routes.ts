@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { parseForm, type ForwardBody } from '../codecs/webchannel-maps.js'
 import { HttpRefusal, refusal } from '../errors.js'
 import type { Hub } from '../hub/hub.js'
+import type { ResolvedOptions } from '../options.js'
 import { NO_CACHE_HEADERS } from '../transports/webchannel/back-channel.js'
 import { WebChannelSessions } from '../transports/webchannel/sessions.js'
 import { TestStreams } from '../transports/webchannel/test-handler.js'
@@ -9,7 +10,7 @@ import { corsHeadersFor, preflight } from './cors.js'
 import { refuseOrigin } from './origin.js'
 import { sendRefusal } from './refusal.js'
 import { bodyParser, mergeHeaders } from './webchannel-body.js'
-import { bindHandler, kExtraHeaders, type WcRequest } from './webchannel-handlers.js'
+import { BindHandler, kExtraHeaders, type WcRequest } from './webchannel-handlers.js'
 import { BindQuerySchema, ForwardBodySchema, TestQuerySchema } from './webchannel-schemas.js'
 
 // The WebChannel v8 routes: the bind handler at `{prefix}` (every request of
@@ -26,8 +27,7 @@ type HookDone = (err?: Error) => void
  * with a size cap) and hooks touch nothing of the app's, while the app's own
  * hooks still run on them.
  */
-export async function registerWebChannelRoutes (fastify: FastifyInstance, hub: Hub): Promise<void> {
-  const opts = hub.options
+export async function registerWebChannelRoutes (fastify: FastifyInstance, hub: Hub, opts: ResolvedOptions): Promise<void> {
   const wc = opts.webchannel
   const base = opts.prefix === '/' ? '' : opts.prefix
   const sessions = new WebChannelSessions(wc, opts.samePrincipal)
@@ -44,15 +44,15 @@ export async function registerWebChannelRoutes (fastify: FastifyInstance, hub: H
     // GET, and an async hook costs a promise and a microtask hop each.
     // Replying from a callback hook means not calling done.
     const hooks = {
-      onRequest: originAndHeaders(hub),
+      onRequest: originAndHeaders(opts),
       preValidation: initHeaders(wc.allowedHeaders),
       onSend: closeWhileShuttingDown(hub),
     }
     // compress: false — @fastify/compress would buffer the stream; the back channel gzips itself.
     const config = { compress: false }
     // Spread, not written inline: `compress` is @fastify/compress's route option, unknown to Fastify's own types.
-    const compressOff = { compress: false }
-    const bind = bindHandler(hub, sessions)
+    const compressOff = { compress: false as const }
+    const bind = new BindHandler(hub, opts, sessions).handle
     for (const url of [opts.prefix, base + '/bind']) {
       const schema = { querystring: BindQuerySchema }
       child.route({ method: 'POST', url, ...compressOff, config, attachValidation: true, schema: { ...schema, body: ForwardBodySchema }, ...hooks, handler: bind })
@@ -66,8 +66,7 @@ export async function registerWebChannelRoutes (fastify: FastifyInstance, hub: H
 }
 
 /** Origin (or CORS), then the headers the client packed into the URL, allow-listed. */
-function originAndHeaders (hub: Hub) {
-  const opts = hub.options
+function originAndHeaders (opts: ResolvedOptions) {
   return function onRequest (request: WcRequest, reply: FastifyReply, done: HookDone): void {
     const cors = corsHeadersFor(request, opts.webchannel.cors)
     if (cors === null && refuseOrigin(request, reply, opts.origin)) return

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { Hub } from '../hub/hub.js'
+import type { ResolvedOptions } from '../options.js'
 import { Keepalive } from '../transports/websocket/keepalive.js'
 import { WsConnection } from '../transports/websocket/ws-connection.js'
 import { HttpRefusal, refusal } from '../errors.js'
@@ -34,42 +35,13 @@ function offeredProtocols (request: FastifyRequest): Set<string> {
  * (a hook that replies 401/403 refuses it), then origin, subprotocol and
  * admission checks, then the session opens.
  */
-export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub): Promise<void> {
-  const opts = hub.options
+export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub, opts: ResolvedOptions): Promise<void> {
   const wsOpts = opts.websocket
   const path = (opts.prefix === '/' ? '' : opts.prefix) + wsOpts.path
   const keepalive = new Keepalive(wsOpts)
   const forgetConnection = (conn: WsConnection): void => keepalive.delete(conn)
 
-  // Upgrades whose hooks have not finished within handshakeTimeout get 408.
-  const onUpgrade = (raw: TimedRequest, socket: Duplex) => {
-    const url = raw.url ?? ''
-    if (url !== path && !url.startsWith(path + '?')) return
-    raw[kUpgradeSocket] = socket
-    // A refused upgrade's socket is not closed by Node (no HTTP parser owns it):
-    // once the client hangs up, free it, or app.close() waits on it forever.
-    const onEnd = () => { if (raw[kUpgraded] !== true) socket.destroy() }
-    socket.once('end', onEnd)
-    raw[kUpgradeTimer] = setTimeout(() => {
-      if (!socket.destroyed) {
-        socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
-        socket.destroy()
-      }
-    }, wsOpts.handshakeTimeout)
-    raw[kUpgradeTimer].unref()
-    const onClose = () => clearTimeout(raw[kUpgradeTimer])
-    socket.once('close', onClose)
-    // Once upgraded, drop what the upgrade bookkeeping holds: these two listeners
-    // (and the cleared Timeout on raw) would otherwise live as long as the socket.
-    raw[kUpgradeDone] = () => {
-      clearTimeout(raw[kUpgradeTimer])
-      socket.off('end', onEnd)
-      socket.off('close', onClose)
-      raw[kUpgradeTimer] = undefined
-      raw[kUpgradeSocket] = undefined
-      raw[kUpgradeDone] = undefined
-    }
-  }
+  const onUpgrade = upgradeWatch(path, wsOpts.handshakeTimeout)
   // Prepended: it must arm the timer before @fastify/websocket routes the request.
   fastify.server.prependListener('upgrade', onUpgrade)
   fastify.addHook('onClose', (_i, done) => {
@@ -108,18 +80,7 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
     },
     handler: (_request, reply) => sendRefusal(reply, HttpRefusal.UPGRADE_REQUIRED),
     wsHandler: (socket: WebSocket, request: FastifyRequest) => {
-      const raw = request.raw as TimedRequest
-      raw[kUpgraded] = true
-      raw[kUpgradeDone]?.()
-      // @fastify/websocket's 'error' listener closes over the route's request
-      // and reply, keeping them alive as long as the socket. WsConnection's
-      // own listener does the same job (log, cut the connection).
-      socket.removeAllListeners('error')
-      // @fastify/websocket assigned its stand-in ServerResponse to the TCP
-      // socket, which then points at it (and its Reply) for life: unhook it.
-      const res = raw[kUpgradeResponse]
-      raw[kUpgradeResponse] = undefined
-      if (res !== undefined && res.socket === request.raw.socket) res.detachSocket(request.raw.socket)
+      upgraded(socket, request)
       const conn = new WsConnection(socket, request.raw.socket, wsOpts, request.log, forgetConnection)
       if (hub.closing) {
         socket.close(opts.closeCode, opts.closeReason)
@@ -130,4 +91,55 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
       request.log.debug({ session: session.id }, 'webchannel: websocket session opened')
     },
   })
+}
+
+/**
+ * The `upgrade` listener for our path: upgrades whose hooks have not finished
+ * within handshakeTimeout get 408, and a refused upgrade's socket is freed.
+ */
+function upgradeWatch (path: string, handshakeTimeout: number) {
+  return function onUpgrade (raw: TimedRequest, socket: Duplex): void {
+    const url = raw.url ?? ''
+    if (url !== path && !url.startsWith(path + '?')) return
+    raw[kUpgradeSocket] = socket
+    // A refused upgrade's socket is not closed by Node (no HTTP parser owns it):
+    // once the client hangs up, free it, or app.close() waits on it forever.
+    const onEnd = () => { if (raw[kUpgraded] !== true) socket.destroy() }
+    socket.once('end', onEnd)
+    raw[kUpgradeTimer] = setTimeout(() => {
+      if (!socket.destroyed) {
+        socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+        socket.destroy()
+      }
+    }, handshakeTimeout)
+    raw[kUpgradeTimer].unref()
+    const onClose = () => clearTimeout(raw[kUpgradeTimer])
+    socket.once('close', onClose)
+    // Once upgraded, drop what the upgrade bookkeeping holds: these two listeners
+    // (and the cleared Timeout on raw) would otherwise live as long as the socket.
+    raw[kUpgradeDone] = () => {
+      clearTimeout(raw[kUpgradeTimer])
+      socket.off('end', onEnd)
+      socket.off('close', onClose)
+      raw[kUpgradeTimer] = undefined
+      raw[kUpgradeSocket] = undefined
+      raw[kUpgradeDone] = undefined
+    }
+  }
+}
+
+/** The upgrade is done: drop what would otherwise live as long as the socket. */
+function upgraded (socket: WebSocket, request: FastifyRequest): void {
+  const raw = request.raw as TimedRequest
+  raw[kUpgraded] = true
+  raw[kUpgradeDone]?.()
+  // @fastify/websocket's 'error' listener closes over the route's request
+  // and reply, keeping them alive as long as the socket. WsConnection's
+  // own listener does the same job (log, cut the connection).
+  socket.removeAllListeners('error')
+  // @fastify/websocket assigned its stand-in ServerResponse to the TCP
+  // socket, which then points at it (and its Reply) for life: unhook it.
+  const res = raw[kUpgradeResponse]
+  raw[kUpgradeResponse] = undefined
+  if (res !== undefined && res.socket === request.raw.socket) res.detachSocket(request.raw.socket)
 }

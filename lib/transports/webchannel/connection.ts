@@ -3,14 +3,20 @@ import type { FastifyBaseLogger } from 'fastify'
 import { escapeLineSeparators, toPayload, type WireArray } from '../../codecs/webchannel-framing.js'
 import type { ForwardMap } from '../../codecs/webchannel-maps.js'
 import { CloseCode } from '../../errors.js'
-import type { WebChannelTransportOptions } from '../../options.js'
 import type { EndReason, OutboundMessage, Transport, TransportSink } from '../transport.js'
 import { ArrayQueue } from './array-queue.js'
 import { BackChannel } from './back-channel.js'
 import { ForwardChannel, type ForwardOutcome } from './forward-channel.js'
 
-export type ConnectionOptions = Pick<Required<WebChannelTransportOptions>,
-  'keepaliveInterval' | 'backChannelMaxAge' | 'longPollTimeout' | 'sessionTimeout' | 'maxPendingMessages' | 'maxPendingBytes'>
+/** The `webchannel.*` options a connection uses (documented with the plugin's options). */
+export interface ConnectionOptions {
+  keepaliveInterval: number
+  backChannelMaxAge: number
+  longPollTimeout: number
+  sessionTimeout: number
+  maxPendingMessages: number
+  maxPendingBytes: number
+}
 
 /**
  * - `handshaking`: the session exists; the handshake reply (which carries `c`
