@@ -181,7 +181,8 @@ t.test('messages sent with open() ride in the handshake and are answered in its 
 
 t.test('encodeInitMessageHeaders: allow-listed headers reach the app hooks; others do not', async t => {
   let seen: Record<string, unknown> = {}
-  const { s } = await server(t, {}, undefined, app => {
+  // Opt-in: by default no header may come from the URL or the body.
+  const { s } = await server(t, { allowedHeaders: ['authorization'] }, undefined, app => {
     app.addHook('preHandler', async (request) => {
       if (request.url.startsWith('/channel') && !request.url.includes('SID=')) {
         seen = { authorization: request.headers.authorization, init: request.headers['x-init'] }
