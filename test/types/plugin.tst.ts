@@ -46,6 +46,9 @@ describe('the app.webchannel decorator', () => {
     expect(app.webchannel.to('room:a').emit('chat.message', { text: 'hi' })).type.toBe<number>()
     expect(app.webchannel.toSession('id').request('ask')).type.toBe<Promise<unknown>>()
     expect(app.webchannel.session('id')).type.toBe<Session | undefined>()
+    expect(app.webchannel.to('room:a').count()).type.toBe<Promise<number>>()
+    expect(app.webchannel.to('room:a').localCount()).type.toBe<number>()
+    expect(app.webchannel.all().except('a', ['b']).emit('news')).type.toBe<number>()
     app.webchannel.channel('room:*', {
       authorize: (session, name) => {
         expect(session).type.toBe<Session>()
@@ -53,6 +56,17 @@ describe('the app.webchannel decorator', () => {
         return true
       },
     })
+  })
+})
+
+describe('typed emits', () => {
+  test('an event map checks names and arguments', () => {
+    const room = app.webchannel.to<typeof events>('room:a')
+    expect(room.emit('math.add', 1, 2)).type.toBe<number>()
+    expect(room.emit).type.not.toBeCallableWith('math.add', 'one', 2)
+    expect(room.emit).type.not.toBeCallableWith('no.such.event')
+    expect(room.except('id').emit).type.not.toBeCallableWith('math.add', 1)
+    expect(app.webchannel.toSession<typeof events>('id').emit).type.not.toBeCallableWith('chat.send', { room: 1 })
   })
 })
 
