@@ -62,6 +62,8 @@ export const HttpRefusal = {
   TOO_MANY_SESSIONS: { statusCode: 503, code: 'FST_WEBCHANNEL_TOO_MANY_SESSIONS', message: 'Too many sessions' },
   /** `app.close()` has begun. */
   SHUTTING_DOWN: { statusCode: 503, code: 'FST_WEBCHANNEL_SHUTTING_DOWN', message: 'Server is shutting down' },
+  /** A forward POST whose messages were not all accepted (an earlier POST missing, or the session ending): not acknowledged, the client sends them again. */
+  NOT_ACCEPTED: { statusCode: 503, code: 'FST_WEBCHANNEL_NOT_ACCEPTED', message: 'Messages not accepted; send them again' },
 } as const satisfies Record<string, Refusal>
 
 /** A catalogue refusal with a more precise message. */

@@ -293,21 +293,20 @@ t.test('a lost forward reply: the client resends the same RID and the app sees e
   await closeClient(c, s)
 })
 
-t.test('a failing handler withholds the ack: the client resends and the app gets it again', async t => {
+t.test('a failing event handler: the real client sees no error, later messages arrive once each', async t => {
   const calls: number[] = []
   const { s } = await server(t, {}, app => {
     app.webchannel.on('n', (_ctx, i: number) => {
       calls.push(i)
-      if (i === 1 && calls.filter(x => x === 1).length === 1) throw new Error('not yet')
+      if (i === 1) throw new Error('not now')
     })
   })
   const c = openChannel(s.url, { sendRawJson: true })
   await c.opened()
   c.send({ a: ['n', 1] })
-  await until(() => calls.length >= 2 ? true : undefined, 'the retry')
   c.send({ a: ['n', 2] })
   await until(() => calls.includes(2) ? true : undefined, 'message 2')
-  t.same(calls, [1, 1, 2], 'at least once: the refused map is redelivered, later ones once')
+  t.same(calls, [1, 2], 'each once: a handler error is the app\'s, not a transport failure')
   t.same(c.events.filter(e => e.type === 'error'), [])
   await closeClient(c, s)
 })

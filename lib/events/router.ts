@@ -111,8 +111,8 @@ export class Router {
 
   /**
    * Route one envelope. undefined: accepted synchronously (refusals answered
-   * on the wire count as accepted); otherwise a promise that resolves when the
-   * app accepted it and rejects when an event handler failed.
+   * on the wire count as accepted); otherwise a promise that resolves once an
+   * async event handler has finished, so later messages keep their order.
    */
   dispatch (session: Session, inbound: Inbound): Promise<void> | undefined {
     switch (inbound.kind) {
@@ -239,7 +239,12 @@ export class Router {
     session.send(new OutboundMessage(encodeResolve(ctx.requestId!, value)))
   }
 
-  /** A thrown handler: requests get a generic error (a WireError keeps its code); events reject. */
+  /**
+   * A thrown handler: requests get a generic error (a WireError keeps its
+   * code); events are logged. Either way the message counts as accepted, on
+   * every transport: it reached the app, and sending it again would run the
+   * handler again.
+   */
   private failed (session: Session, ctx: EventContext, err: unknown): Promise<void> {
     if (err instanceof WireError) {
       if (err.code !== WireErrorCode.TIMEOUT) session.log.debug({ session: session.id, event: ctx.event, code: err.code }, 'webchannel: handler refused')
@@ -247,7 +252,7 @@ export class Router {
     } else {
       session.log.error({ err, session: session.id, channel: ctx.channel, event: ctx.event }, 'webchannel: handler failed')
     }
-    if (ctx.requestId === null) return Promise.reject(err)
+    if (ctx.requestId === null) return Promise.resolve()
     const body: WireErrorBody = err instanceof WireError
       ? { message: err.message, code: err.code, ...err.details }
       : { message: 'Internal error', code: WireErrorCode.HANDLER_ERROR }

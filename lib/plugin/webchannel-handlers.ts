@@ -112,13 +112,10 @@ export class BindHandler {
     const r = await this.sessions.forward(req.sid, this.principalOf(request), req.aid, body.maps)
     if (r === 'unknown-sid') return sendUnknownSid(reply)
     if (r === 'aid-ahead') return sendRefusal(reply, AID_AHEAD)
-    if (r === 'retry') {
-      // Not acknowledged: a network error makes the client resend the same
-      // RID and maps; the ones already delivered are skipped then.
-      reply.hijack()
-      request.raw.socket.destroy()
-      return
-    }
+    // Not acknowledged, as an HTTP answer a proxy passes on (a dropped
+    // connection becomes a 502 there): the client resends the same RID and
+    // maps, and the ones already delivered are skipped.
+    if (r === 'retry') return sendRefusal(reply.header('retry-after', '1'), HttpRefusal.NOT_ACCEPTED)
     return reply.code(200).headers(NO_CACHE_HEADERS).send(frame(JSON.stringify(r)))
   }
 
