@@ -98,6 +98,8 @@ export class BackChannel {
    * app.close() open for keepAliveTimeout.
    */
   closeConnectionAfter (): void {
+    // HTTP/2 has no connection-level headers (Node warns, proxies reject); the session's stream just ends.
+    if (this.res.req.httpVersionMajor >= 2) return
     if (!this.res.headersSent) this.res.setHeader('connection', 'close')
     else this.res.once('finish', () => this.res.socket?.destroy())
   }
