@@ -128,6 +128,8 @@ export const CloseCode = {
   PROTOCOL_ERROR: 1002,
   /** A text frame that is not valid UTF-8 (sent by ws). */
   INVALID_PAYLOAD: 1007,
+  /** The principal's authentication expired (`expiresAt`, or `reauthenticate` said no). */
+  POLICY_VIOLATION: 1008,
   /** A message over `websocket.maxMessageSize`, counted after inflating. */
   MESSAGE_TOO_BIG: 1009,
   /** `onConnection` threw, or a handshake message was refused. */

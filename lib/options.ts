@@ -87,6 +87,14 @@ export interface WebChannelOptions {
   origin?: OriginOption
   /** Called when a session opens (both transports). May be async. */
   onConnection?: (session: Session) => void | Promise<void>
+  /**
+   * Asked every `reauthenticateInterval` ms for every open session: false (or a throw) ends it as expired
+   * (WebSocket close 1008, WebChannel `stop`). Default: none. A principal's own `expiresAt` (ms or Date) is
+   * honoured without it.
+   */
+  reauthenticate?: (session: Session) => boolean | Promise<boolean>
+  /** How often `reauthenticate` runs (ms). Default 60000. */
+  reauthenticateInterval?: number
   /** Called once when a session ends, with the reason. */
   onSessionEnd?: (session: Session, reason: EndReason, code: number, detail: string) => void
   /** Handlers get an AbortSignal that fires after this many ms; a request then fails with WEBCHANNEL_TIMEOUT. 0: none. Default 30000. */
@@ -112,8 +120,9 @@ export interface WebChannelOptions {
   webchannel?: WebChannelTransportOptions
 }
 
-export type ResolvedOptions = Required<Omit<WebChannelOptions, 'websocket' | 'webchannel' | 'onConnection' | 'onSessionEnd' | 'adapter'>> & {
+export type ResolvedOptions = Required<Omit<WebChannelOptions, 'websocket' | 'webchannel' | 'onConnection' | 'onSessionEnd' | 'adapter' | 'reauthenticate'>> & {
   adapter: Adapter | null
+  reauthenticate: NonNullable<WebChannelOptions['reauthenticate']> | null
   onConnection: NonNullable<WebChannelOptions['onConnection']> | null
   onSessionEnd: NonNullable<WebChannelOptions['onSessionEnd']> | null
   websocket: Required<WebSocketOptions>
@@ -130,6 +139,8 @@ export const defaults: ResolvedOptions = {
   origin: 'same-origin',
   onConnection: null,
   onSessionEnd: null,
+  reauthenticate: null,
+  reauthenticateInterval: 60_000,
   adapter: null,
   handlerTimeout: 30_000,
   maxInflightRequests: 64,
@@ -189,7 +200,8 @@ function checkTopLevel (o: ResolvedOptions): void {
   for (const fn of ['principal', 'samePrincipal'] as const) {
     if (typeof o[fn] !== 'function') throw new FST_WEBCHANNEL_INVALID_OPTION(fn, 'must be a function')
   }
-  for (const fn of ['onConnection', 'onSessionEnd'] as const) {
+  positive('reauthenticateInterval', o.reauthenticateInterval)
+  for (const fn of ['onConnection', 'onSessionEnd', 'reauthenticate'] as const) {
     if (o[fn] !== null && typeof o[fn] !== 'function') throw new FST_WEBCHANNEL_INVALID_OPTION(fn, 'must be a function')
   }
   checkOrigin(o.origin)

@@ -9,9 +9,10 @@ import { newSessionId } from '../session/session-id.js'
 import { Session, type SessionHandler, type SessionOwner } from '../session/session.js'
 import type { EndReason, OutboundMessage, Transport } from '../transports/transport.js'
 import { MemoryAdapter, type Adapter, type LocalSessions, type Target } from './adapter.js'
+import { Expiry, type ExpiryOptions } from './expiry.js'
 
 /** The plugin options the hub and the event router read (see options.ts for their documentation). */
-export interface HubOptions extends RouterOptions {
+export interface HubOptions extends RouterOptions, ExpiryOptions {
   events: boolean
   inboxLimit: number
   maxSessions: number
@@ -48,6 +49,7 @@ export class Hub implements SessionOwner, LocalSessions {
   private readonly ready = new WeakMap<Session, Promise<void>>()
   private readonly closeSteps: Array<() => Promise<void> | void> = []
   private readonly log: FastifyBaseLogger
+  private readonly expiry: Expiry
   private adapter: Adapter = new MemoryAdapter()
   private rawHandler: RawHandler | null = null
   private drained: (() => void) | null = null
@@ -57,6 +59,7 @@ export class Hub implements SessionOwner, LocalSessions {
     this.options = options
     this.log = log
     this.router = new Router(options, this.channels)
+    this.expiry = new Expiry(options, () => [...this.sessions.values()])
     this.adapter.init(this)
   }
 
@@ -95,7 +98,9 @@ export class Hub implements SessionOwner, LocalSessions {
     const key = principalKey(init.principal)
     if (key !== null) this.perPrincipal.set(key, (this.perPrincipal.get(key) ?? 0) + 1)
     init.transport.attach(session)
-    if (!session.closed) this.connected(session)
+    if (session.closed) return session
+    this.expiry.watch(session)
+    this.connected(session)
     return session
   }
 
@@ -166,6 +171,7 @@ export class Hub implements SessionOwner, LocalSessions {
   ended (session: Session, reason: EndReason, code: number, detail: string): void {
     this.channels.leaveAll(session)
     this.router.ended(session)
+    this.expiry.forget(session)
     this.sessions.delete(session.id)
     const key = principalKey(session.principal)
     if (key !== null) {
@@ -247,6 +253,7 @@ export class Hub implements SessionOwner, LocalSessions {
     if (this.closing) return
     this.closing = true
     this.router.closing = true
+    this.expiry.stop()
     const limit = this.options.shutdownTimeout
     if (this.router.running.size > 0) {
       await withTimeout(Promise.allSettled([...this.router.running]), limit)

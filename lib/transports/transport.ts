@@ -11,6 +11,7 @@ export type EndReason =
   | 'timeout' // dead peer (no pong) or idle long-poll session expired
   | 'error' // protocol error, oversize message, slow consumer, socket error
   | 'shutdown' // app.close()
+  | 'expired' // the principal's authentication expired (expiresAt, or reauthenticate said no)
 
 /**
  * One outbound message, serialised once. Fan-out hands the same instance to

@@ -289,12 +289,13 @@ export class WebChannelConnection implements Transport {
     return true
   }
 
-  /** `stop` for errors (the client reports ERROR, sends no terminate), `close` otherwise. */
+  /** `stop` for errors and expiry (the client reports ERROR, sends no terminate), `close` otherwise. */
   close (code: number, reason: string, why: EndReason): void {
     if (this.stateName === 'closing' || this.stateName === 'closed') return
     const wasHandshaking = this.stateName === 'handshaking'
     if (why === 'shutdown') this.bc?.closeConnectionAfter()
-    this.queue.push(why === 'error' ? STOP : CLOSE)
+    // `stop` makes the client report an error and not terminate: for failures, and for expired credentials.
+    this.queue.push(why === 'error' || why === 'expired' ? STOP : CLOSE)
     this.end(why, code, reason)
     if (wasHandshaking) return // the handshake reply carries it
     if (this.bc !== null) {
