@@ -199,6 +199,23 @@ t.test('$httpHeaders and encoded init headers: none by default', async t => {
   t.same(seen, [{ authorization: undefined }, { authorization: undefined }], 'a URL cannot name the caller unless the app opts in')
 })
 
+t.test('opted-in $httpHeaders are merged before the app\'s own onRequest hooks run', async t => {
+  const seen: unknown[] = []
+  // An app-level hook registered before the plugin: the earliest place an app authenticates.
+  const { s } = await server(t, { webchannel: { allowedHeaders: ['authorization'] } }, undefined, app => {
+    app.addHook('onRequest', async (request) => {
+      if (request.url.startsWith(P)) seen.push(request.headers.authorization)
+    })
+  })
+  const hdrs = encodeURIComponent('Authorization:Bearer early\r\n')
+  t.equal((await request(s.origin, `${P}?VER=8&RID=1&CVER=22&$httpHeaders=${hdrs}`, { body: 'count=0' })).status, 200)
+  const fast = encodeURIComponent(`headers=${encodeURIComponent('Authorization:Bearer fast\r\n')}&count=0`)
+  const fh = await stream(s.origin, `${P}?VER=8&RID=2&CVER=22&SID=null&$req=${fast}`)
+  t.equal(fh.status, 200)
+  fh.destroy()
+  t.same(seen, ['Bearer early', 'Bearer fast'], 'the app\'s onRequest hook saw the URL\'s header')
+})
+
 t.test('allowedHeaders refuses names a URL must never set', async t => {
   for (const name of ['cookie', 'Host', 'connection', 'origin']) {
     await t.rejects(startWcServer({ webchannel: { allowedHeaders: [name] } }), { code: 'FST_WEBCHANNEL_INVALID_OPTION' }, name)

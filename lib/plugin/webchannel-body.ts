@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { FastifyRequest } from 'fastify'
-import { parseForwardBody, parseHeaderBlock, type ForwardBody } from '../codecs/webchannel-maps.js'
+import { parseForm, parseForwardBody, parseHeaderBlock, type ForwardBody } from '../codecs/webchannel-maps.js'
 import { HttpRefusal, refusal, type Refusal } from '../errors.js'
 
 /** An error a content-type parser hands Fastify: it answers with this status and our catalogue code. */
@@ -76,9 +76,38 @@ export function bodyParser (maxBodySize: number) {
 }
 
 /** Merge client-encoded headers (allow-listed) into the request; real headers win. */
-export function mergeHeaders (request: FastifyRequest, block: string, allowed: readonly string[]): void {
+export function mergeHeaders (request: Pick<FastifyRequest, 'headers'>, block: string, allowed: readonly string[]): void {
   const extra = parseHeaderBlock(block, allowed)
   for (const [name, value] of Object.entries(extra)) {
     if (request.headers[name] === undefined) request.headers[name] = value
+  }
+}
+
+/**
+ * A `request` listener that runs before Fastify sees the request: headers a
+ * client packed into the URL of a bind request (`$httpHeaders`, the fast
+ * handshake's `$req`) are merged (allow-listed) before any hook runs, so the
+ * app's onRequest hooks and its handlers see one and the same request. A
+ * malformed block is left for the route, which answers it 400.
+ */
+export function urlHeaderMerger (paths: readonly string[], allowed: readonly string[]) {
+  return function mergeUrlHeaders (req: IncomingMessage): void {
+    const url = req.url ?? ''
+    const q = url.indexOf('?')
+    if (q < 0 || !paths.includes(url.slice(0, q))) return
+    const query = url.slice(q + 1)
+    if (!query.includes('%24httpHeaders=') && !query.includes('$httpHeaders=') && !query.includes('$req=') && !query.includes('%24req=')) return
+    try {
+      const params = new URLSearchParams(query)
+      const block = params.get('$httpHeaders')
+      if (block !== null) mergeHeaders(req, block, allowed)
+      const fast = params.get('$req')
+      if (fast !== null && fast.includes('headers=')) {
+        const h = parseForm(fast).get('headers')
+        if (h !== undefined) mergeHeaders(req, h, allowed)
+      }
+    } catch {
+      // The route's own onRequest hook parses it again and refuses it.
+    }
   }
 }

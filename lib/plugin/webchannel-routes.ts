@@ -9,7 +9,7 @@ import { TestStreams } from '../transports/webchannel/test-handler.js'
 import { corsHeadersFor, preflight } from './cors.js'
 import { refuseOrigin } from './origin.js'
 import { sendRefusal } from './refusal.js'
-import { bodyParser, mergeHeaders } from './webchannel-body.js'
+import { bodyParser, mergeHeaders, urlHeaderMerger } from './webchannel-body.js'
 import { BindHandler, kExtraHeaders, type WcRequest } from './webchannel-handlers.js'
 import { BindQuerySchema, ForwardBodySchema, TestQuerySchema } from './webchannel-schemas.js'
 
@@ -36,6 +36,12 @@ export async function registerWebChannelRoutes (fastify: FastifyInstance, hub: H
     tests.endAll()
     await sessions.shutdown(opts.closeCode, opts.closeReason)
   })
+  if (wc.allowedHeaders.length > 0) {
+    // Before Fastify routes the request: every hook of the app sees the merged headers.
+    const merge = urlHeaderMerger([opts.prefix, base + '/bind'], wc.allowedHeaders)
+    fastify.server.prependListener('request', merge)
+    fastify.addHook('onClose', (_i, done) => { fastify.server.off('request', merge); done() })
+  }
 
   await fastify.register(async function webchannelRoutes (child) {
     child.removeAllContentTypeParsers()
@@ -74,7 +80,7 @@ function originAndHeaders (opts: ResolvedOptions) {
       request[kExtraHeaders] = cors
       reply.headers(cors)
     }
-    // $httpHeaders, or the fast handshake's $req: hooks from preValidation on see them.
+    // $httpHeaders, or the fast handshake's $req: merged already (urlHeaderMerger), checked here.
     const q = request.query as Record<string, unknown>
     try {
       if (typeof q.$httpHeaders === 'string') mergeHeaders(request, q.$httpHeaders, opts.webchannel.allowedHeaders)
