@@ -42,6 +42,8 @@ export interface Refusal {
   readonly statusCode: number
   readonly code: string
   readonly message: string
+  /** Seconds, sent as Retry-After. */
+  readonly retryAfter?: number
 }
 
 /** Every HTTP refusal the routes send; `message` may be made more precise per request. */
@@ -58,6 +60,8 @@ export const HttpRefusal = {
   UPGRADE_REQUIRED: { statusCode: 426, code: 'FST_WEBCHANNEL_UPGRADE_REQUIRED', message: 'This route accepts WebSocket upgrades only' },
   /** More sessions for one principal than `maxSessionsPerPrincipal`. */
   TOO_MANY_PRINCIPAL_SESSIONS: { statusCode: 429, code: 'FST_WEBCHANNEL_TOO_MANY_SESSIONS', message: 'Too many sessions for this principal' },
+  /** Over a `rateLimit` bound: new sessions per IP or principal, unknown SIDs per IP, or a POST's messages; Retry-After says when. */
+  RATE_LIMITED: { statusCode: 429, code: 'FST_WEBCHANNEL_RATE_LIMITED', message: 'Too many requests' },
   /** More sessions than `maxSessions`. */
   TOO_MANY_SESSIONS: { statusCode: 503, code: 'FST_WEBCHANNEL_TOO_MANY_SESSIONS', message: 'Too many sessions' },
   /** `app.close()` has begun. */
@@ -67,8 +71,8 @@ export const HttpRefusal = {
 } as const satisfies Record<string, Refusal>
 
 /** A catalogue refusal with a more precise message. */
-export function refusal (base: Refusal, message: string = base.message): Refusal {
-  return { statusCode: base.statusCode, code: base.code, message }
+export function refusal (base: Refusal, message: string = base.message, retryAfter?: number): Refusal {
+  return retryAfter === undefined ? { statusCode: base.statusCode, code: base.code, message } : { statusCode: base.statusCode, code: base.code, message, retryAfter }
 }
 
 /**
@@ -101,6 +105,8 @@ export const WireErrorCode = {
   BAD_REQUEST: 'WEBCHANNEL_BAD_REQUEST',
   /** The server is shutting down and takes no new requests. */
   SHUTTING_DOWN: 'WEBCHANNEL_SHUTTING_DOWN',
+  /** The session sent more messages than `rateLimit.messages` allows. */
+  RATE_LIMITED: 'WEBCHANNEL_RATE_LIMITED',
 } as const
 export type WireErrorCode = typeof WireErrorCode[keyof typeof WireErrorCode]
 
@@ -128,7 +134,7 @@ export const CloseCode = {
   PROTOCOL_ERROR: 1002,
   /** A text frame that is not valid UTF-8 (sent by ws). */
   INVALID_PAYLOAD: 1007,
-  /** The principal's authentication expired (`expiresAt`, or `reauthenticate` said no). */
+  /** The principal's authentication expired, or (with `rateLimit.onMessageLimit: 'close'`) too many messages. */
   POLICY_VIOLATION: 1008,
   /** A message over `websocket.maxMessageSize`, counted after inflating. */
   MESSAGE_TOO_BIG: 1009,

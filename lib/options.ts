@@ -74,6 +74,26 @@ export interface WebChannelTransportOptions {
   gzip?: boolean
 }
 
+/** A token bucket: `rate` a second on average, `burst` at once. */
+export interface RateBound {
+  rate: number
+  burst: number
+}
+
+/** Bounds no HTTP rate limiter sees (messages inside a session) and a few it could, built in. */
+export interface RateLimitOptions {
+  /** Inbound messages per session, both transports. false: off. Default { rate: 100, burst: 300 }. */
+  messages?: false | RateBound
+  /** A WebSocket session over `messages`: 'reject' (error response WEBCHANNEL_RATE_LIMITED, events dropped) or 'close' (1008). Default 'reject'. WebChannel POSTs over it get 429. */
+  onMessageLimit?: 'reject' | 'close'
+  /** New sessions per client IP (`request.ip`: set trustProxy behind a proxy). Default { rate: 50, burst: 500 }. */
+  sessionsPerIp?: false | RateBound
+  /** New sessions per principal. Default { rate: 5, burst: 50 }. */
+  sessionsPerPrincipal?: false | RateBound
+  /** WebChannel requests naming an unknown SID, per client IP (429 beyond). Default { rate: 10, burst: 100 }. */
+  unknownSidPerIp?: false | RateBound
+}
+
 export interface WebChannelOptions {
   /** URL prefix of every route. Default '/channel'. */
   prefix?: string
@@ -114,13 +134,18 @@ export interface WebChannelOptions {
   closeReason?: string
   /** On app.close(): how long to wait for handlers in flight (ms). Default 5000. */
   shutdownTimeout?: number
+  /** Built-in rate limits (429 with Retry-After on HTTP; error responses or 1008 on WebSocket). */
+  rateLimit?: RateLimitOptions
+  /** Merged into the `config` of every route of the plugin, e.g. `{ rateLimit: {...} }` for @fastify/rate-limit. Default {}. */
+  routeConfig?: Record<string, unknown>
   /** Cross-instance fan-out (e.g. `new RedisAdapter({ pub, sub })`). Default: in-memory, this instance only. */
   adapter?: Adapter
   websocket?: WebSocketOptions
   webchannel?: WebChannelTransportOptions
 }
 
-export type ResolvedOptions = Required<Omit<WebChannelOptions, 'websocket' | 'webchannel' | 'onConnection' | 'onSessionEnd' | 'adapter' | 'reauthenticate'>> & {
+export type ResolvedOptions = Required<Omit<WebChannelOptions, 'websocket' | 'webchannel' | 'onConnection' | 'onSessionEnd' | 'adapter' | 'reauthenticate' | 'rateLimit'>> & {
+  rateLimit: Required<RateLimitOptions>
   adapter: Adapter | null
   reauthenticate: NonNullable<WebChannelOptions['reauthenticate']> | null
   onConnection: NonNullable<WebChannelOptions['onConnection']> | null
@@ -141,6 +166,14 @@ export const defaults: ResolvedOptions = {
   onSessionEnd: null,
   reauthenticate: null,
   reauthenticateInterval: 60_000,
+  rateLimit: {
+    messages: { rate: 100, burst: 300 },
+    onMessageLimit: 'reject',
+    sessionsPerIp: { rate: 50, burst: 500 },
+    sessionsPerPrincipal: { rate: 5, burst: 50 },
+    unknownSidPerIp: { rate: 10, burst: 100 },
+  },
+  routeConfig: {},
   adapter: null,
   handlerTimeout: 30_000,
   maxInflightRequests: 64,
@@ -186,8 +219,10 @@ export function resolveOptions (opts: WebChannelOptions = {}): ResolvedOptions {
     ...stripUndefined(opts),
     websocket: { ...defaults.websocket, ...stripUndefined(opts.websocket ?? {}) },
     webchannel: { ...defaults.webchannel, ...stripUndefined(opts.webchannel ?? {}) },
+    rateLimit: { ...defaults.rateLimit, ...stripUndefined(opts.rateLimit ?? {}) },
   } as ResolvedOptions
   checkTopLevel(o)
+  checkRateLimit(o.rateLimit)
   checkWebSocket(o.websocket)
   checkWebChannel(o.webchannel)
   return o
@@ -201,6 +236,7 @@ function checkTopLevel (o: ResolvedOptions): void {
     if (typeof o[fn] !== 'function') throw new FST_WEBCHANNEL_INVALID_OPTION(fn, 'must be a function')
   }
   positive('reauthenticateInterval', o.reauthenticateInterval)
+  if (typeof o.routeConfig !== 'object' || o.routeConfig === null) throw new FST_WEBCHANNEL_INVALID_OPTION('routeConfig', 'must be an object')
   for (const fn of ['onConnection', 'onSessionEnd', 'reauthenticate'] as const) {
     if (o[fn] !== null && typeof o[fn] !== 'function') throw new FST_WEBCHANNEL_INVALID_OPTION(fn, 'must be a function')
   }
@@ -270,6 +306,19 @@ function checkWebChannel (wc: Required<WebChannelTransportOptions>): void {
   wc.allowedHeaders = wc.allowedHeaders.map(h => h.toLowerCase())
   const banned = wc.allowedHeaders.find(h => NEVER_FROM_URL.has(h))
   if (banned !== undefined) throw new FST_WEBCHANNEL_INVALID_OPTION('webchannel.allowedHeaders', `"${banned}" may not come from the URL`)
+}
+
+function checkRateLimit (r: Required<RateLimitOptions>): void {
+  for (const name of ['messages', 'sessionsPerIp', 'sessionsPerPrincipal', 'unknownSidPerIp'] as const) {
+    const b = r[name]
+    if (b === false) continue
+    if (typeof b !== 'object' || b === null || !(b.rate > 0) || !(b.burst >= 1)) {
+      throw new FST_WEBCHANNEL_INVALID_OPTION('rateLimit.' + name, 'must be false or { rate > 0, burst >= 1 }')
+    }
+  }
+  if (r.onMessageLimit !== 'reject' && r.onMessageLimit !== 'close') {
+    throw new FST_WEBCHANNEL_INVALID_OPTION('rateLimit.onMessageLimit', "must be 'reject' or 'close'")
+  }
 }
 
 function stripUndefined<T extends object> (o: T): Partial<T> {

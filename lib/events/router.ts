@@ -1,5 +1,5 @@
 import type { Inbound, WireErrorBody } from '../codecs/envelope.js'
-import { encodeReject, encodeResolve } from '../codecs/envelope.js'
+import { encodeReject, encodeResolve, parseEnvelope } from '../codecs/envelope.js'
 import { FST_WEBCHANNEL_DUPLICATE_HANDLER, FST_WEBCHANNEL_RESERVED_EVENT, WireError, WireErrorCode } from '../errors.js'
 import type { Session, SessionHandler } from '../session/session.js'
 import { OutboundMessage } from '../transports/transport.js'
@@ -73,6 +73,13 @@ export class Router {
 
   request (session: Session, channel: string | null, event: string, args: unknown[], timeout = this.options.requestTimeout): Promise<unknown> {
     return this.eventsOf(session).request(session, channel, event, args, timeout)
+  }
+
+  /** A message over the session's rate: a request gets WEBCHANNEL_RATE_LIMITED, anything else is dropped. */
+  refuseOverLimit (session: Session, text: string): void {
+    const inbound = parseEnvelope(text)
+    if (inbound.kind === 'request') this.sendReject(session, inbound.id, { message: 'Too many messages', code: WireErrorCode.RATE_LIMITED })
+    else session.log.debug({ session: session.id }, 'webchannel: message over the rate limit dropped')
   }
 
   /** The session ended: its requests to the client fail, its handlers go. */

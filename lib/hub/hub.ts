@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { Inbound } from '../codecs/envelope.js'
-import { CloseCode, FST_WEBCHANNEL_DUPLICATE_RAW_HANDLER, FST_WEBCHANNEL_SESSION_NOT_LOCAL, HttpRefusal, type Refusal } from '../errors.js'
+import { CloseCode, FST_WEBCHANNEL_DUPLICATE_RAW_HANDLER, FST_WEBCHANNEL_SESSION_NOT_LOCAL, HttpRefusal, refusal, type Refusal } from '../errors.js'
 import { Channels } from '../events/channels.js'
 import { Router, type RouterOptions } from '../events/router.js'
 import type { RawMessage } from '../session/inbox.js'
@@ -10,9 +10,11 @@ import { Session, type SessionHandler, type SessionOwner } from '../session/sess
 import type { EndReason, OutboundMessage, Transport } from '../transports/transport.js'
 import { MemoryAdapter, type Adapter, type LocalSessions, type Target } from './adapter.js'
 import { Expiry, type ExpiryOptions } from './expiry.js'
+import { RateLimits, type RateLimitSettings } from './rate-limits.js'
 
 /** The plugin options the hub and the event router read (see options.ts for their documentation). */
 export interface HubOptions extends RouterOptions, ExpiryOptions {
+  rateLimit: RateLimitSettings & { onMessageLimit: 'reject' | 'close' }
   events: boolean
   inboxLimit: number
   maxSessions: number
@@ -50,6 +52,7 @@ export class Hub implements SessionOwner, LocalSessions {
   private readonly closeSteps: Array<() => Promise<void> | void> = []
   private readonly log: FastifyBaseLogger
   private readonly expiry: Expiry
+  readonly limits: RateLimits
   private adapter: Adapter = new MemoryAdapter()
   private rawHandler: RawHandler | null = null
   private drained: (() => void) | null = null
@@ -60,6 +63,7 @@ export class Hub implements SessionOwner, LocalSessions {
     this.log = log
     this.router = new Router(options, this.channels)
     this.expiry = new Expiry(options, () => [...this.sessions.values()])
+    this.limits = new RateLimits(options.rateLimit)
     this.adapter.init(this)
   }
 
@@ -71,14 +75,16 @@ export class Hub implements SessionOwner, LocalSessions {
 
   // ---- admission and session lifecycle --------------------------------
 
-  /** Session caps, checked before a transport is set up. null: admitted. */
-  admit (principal: unknown): Refusal | null {
+  /** Session caps and rates, checked before a transport is set up. null: admitted. */
+  admit (principal: unknown, ip?: string): Refusal | null {
     if (this.closing) return HttpRefusal.SHUTTING_DOWN
     if (this.sessions.size >= this.options.maxSessions) return HttpRefusal.TOO_MANY_SESSIONS
     const key = principalKey(principal)
     if (key !== null && (this.perPrincipal.get(key) ?? 0) >= this.options.maxSessionsPerPrincipal) {
       return HttpRefusal.TOO_MANY_PRINCIPAL_SESSIONS
     }
+    const wait = this.limits.session(ip, principal)
+    if (wait > 0) return refusal(HttpRefusal.RATE_LIMITED, 'Too many new sessions', wait)
     return null
   }
 
@@ -93,6 +99,7 @@ export class Hub implements SessionOwner, LocalSessions {
       owner: this,
       events: this.options.events,
       inboxLimit: this.options.inboxLimit,
+      limiter: this.limits.messageBucket(),
     })
     this.sessions.set(session.id, session)
     const key = principalKey(init.principal)
@@ -155,6 +162,17 @@ export class Hub implements SessionOwner, LocalSessions {
 
   unhandle (session: Session, channel: string | null, event: string): void {
     this.router.unhandle(session, channel, event)
+  }
+
+  /** A WebSocket session over its message rate: refuse the message, or close the session. */
+  overLimit (session: Session, message: string | Buffer | Record<string, unknown>): void {
+    this.limits.counts.messages++
+    if (this.options.rateLimit.onMessageLimit === 'close') {
+      session.log.info({ session: session.id }, 'webchannel: message rate exceeded; closing')
+      session.transport.close(CloseCode.POLICY_VIOLATION, 'Rate limit exceeded', 'error')
+      return
+    }
+    if (typeof message === 'string') this.router.refuseOverLimit(session, message)
   }
 
   raw (session: Session, message: RawMessage): void {

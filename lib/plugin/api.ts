@@ -4,6 +4,7 @@ import type { ServerHandler } from '../events/router.js'
 import type { ArgsOf, EventSchema, ResultOf } from '../events/schema.js'
 import type { Adapter } from '../hub/adapter.js'
 import type { Hub, RawHandler } from '../hub/hub.js'
+import type { RateLimitCounts } from '../hub/rate-limits.js'
 import type { Session } from '../session/session.js'
 import { Broadcast, SessionTarget, type EventMap } from './targets.js'
 
@@ -119,6 +120,11 @@ export class WebChannelApi {
   onRaw (fn: RawHandler): this {
     this.hub.onRaw(fn)
     return this
+  }
+
+  /** How often each built-in rate limit refused something (messages, new sessions, unknown SIDs) since start. */
+  get rateLimited (): Readonly<RateLimitCounts> {
+    return { ...this.hub.limits.counts }
   }
 
   /** Replace the in-memory adapter (cross-instance fan-out). */

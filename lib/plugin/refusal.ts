@@ -8,6 +8,7 @@ import { NO_CACHE_HEADERS } from '../transports/webchannel/back-channel.js'
  * with the JSON body {statusCode, code, error, message}, as Fastify's own errors.
  */
 export function sendRefusal (reply: FastifyReply, r: Refusal): FastifyReply {
+  if (r.retryAfter !== undefined) reply.header('retry-after', String(r.retryAfter))
   return reply.code(r.statusCode).type('application/json; charset=utf-8').send({
     statusCode: r.statusCode,
     code: r.code,

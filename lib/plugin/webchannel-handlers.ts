@@ -74,7 +74,7 @@ export class BindHandler {
       oldSid: old.sid,
       oldAid: old.aid,
       open: (conn) => {
-        const refused = this.hub.admit(principal)
+        const refused = this.hub.admit(principal, request.ip)
         if (refused !== null) return refused
         this.hub.open({ transport: conn, request, principal, subprotocol: null })
         return null
@@ -110,8 +110,9 @@ export class BindHandler {
 
   private async forward (request: FastifyRequest, reply: FastifyReply, req: Kind<'forward'>, body: ForwardBody) {
     const r = await this.sessions.forward(req.sid, this.principalOf(request), req.aid, body.maps)
-    if (r === 'unknown-sid') return sendUnknownSid(reply)
+    if (r === 'unknown-sid') return this.unknownSid(request, reply)
     if (r === 'aid-ahead') return sendRefusal(reply, AID_AHEAD)
+    if (typeof r === 'object' && 'retryAfter' in r) return sendRefusal(reply, refusal(HttpRefusal.RATE_LIMITED, 'Too many messages', r.retryAfter))
     // Not acknowledged, as an HTTP answer a proxy passes on (a dropped
     // connection becomes a 502 there): the client resends the same RID and
     // maps, and the ones already delivered are skipped.
@@ -121,7 +122,7 @@ export class BindHandler {
 
   private backChannel (request: WcRequest, reply: FastifyReply, req: Kind<'back-channel'>) {
     const conn = this.sessions.backChannel(req.sid, this.principalOf(request), req.aid)
-    if (conn === 'unknown-sid') return sendUnknownSid(reply)
+    if (conn === 'unknown-sid') return this.unknownSid(request, reply)
     if (conn === 'aid-ahead') return sendRefusal(reply, AID_AHEAD)
     reply.hijack()
     conn.openBackChannel({
@@ -132,6 +133,13 @@ export class BindHandler {
       timeout: req.timeout,
       headers: request[kExtraHeaders] ?? {},
     })
+  }
+
+  /** Unknown SID, unless this IP names unknown SIDs too fast (guessing): then 429. */
+  private unknownSid (request: FastifyRequest, reply: FastifyReply) {
+    const wait = this.hub.limits.unknownSid(request.ip)
+    if (wait > 0) return sendRefusal(reply, refusal(HttpRefusal.RATE_LIMITED, 'Too many requests for unknown sessions', wait))
+    return sendUnknownSid(reply)
   }
 
   private async terminate (request: FastifyRequest, reply: FastifyReply, req: Kind<'terminate'>) {

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyContextConfig, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { parseForm, type ForwardBody } from '../codecs/webchannel-maps.js'
 import { HttpRefusal, refusal } from '../errors.js'
 import type { Hub } from '../hub/hub.js'
@@ -55,7 +55,8 @@ export async function registerWebChannelRoutes (fastify: FastifyInstance, hub: H
       onSend: closeWhileShuttingDown(hub),
     }
     // compress: false — @fastify/compress would buffer the stream; the back channel gzips itself.
-    const config = { compress: false }
+    // The app's routeConfig (e.g. @fastify/rate-limit's), then ours.
+    const config = { ...opts.routeConfig, compress: false } as FastifyContextConfig
     // Spread, not written inline: `compress` is @fastify/compress's route option, unknown to Fastify's own types.
     const compressOff = { compress: false as const }
     const bind = new BindHandler(hub, opts, sessions).handle

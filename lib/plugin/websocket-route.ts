@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyContextConfig, FastifyInstance, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { Hub } from '../hub/hub.js'
 import type { ResolvedOptions } from '../options.js'
@@ -53,7 +53,7 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
   fastify.route({
     method: 'GET',
     url: path,
-    config: { compress: false },
+    config: { ...opts.routeConfig, compress: false } as FastifyContextConfig,
     // A refused upgrade must free its socket. @fastify/websocket only does so when
     // its own onRequest hook ran, which an app hook that replies first prevents;
     // the half-open socket would then hold app.close() forever. Route-level:
@@ -73,7 +73,7 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
       if (wsOpts.requireSubprotocol && pickSubprotocol(offeredProtocols(request), wsOpts.subprotocols) === false) {
         return sendRefusal(reply, refusal(HttpRefusal.SUBPROTOCOL_REQUIRED, `Offer one of these subprotocols: ${wsOpts.subprotocols.join(', ')}`))
       }
-      const refused = hub.admit(opts.principal(request))
+      const refused = hub.admit(opts.principal(request), request.ip)
       if (refused !== null) return sendRefusal(reply, refused)
       // The upgrade's stand-in response, to be unhooked from the socket once upgraded.
       ;(request.raw as TimedRequest)[kUpgradeResponse] = reply.raw

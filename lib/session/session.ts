@@ -4,6 +4,7 @@ import { CloseCode, FST_WEBCHANNEL_SESSION_CLOSED } from '../errors.js'
 import { OutboundMessage, type EndReason, type Transport, type TransportKind, type TransportSink } from '../transports/transport.js'
 import { Inbox, type RawMessage } from './inbox.js'
 import type { Principal } from './principal.js'
+import type { TokenBucket } from './token-bucket.js'
 
 /** A handler attached to one session (`session.on`): (ctx, ...args), untyped: arguments come as sent. */
 export type SessionHandler = (ctx: any, ...args: any[]) => unknown
@@ -18,6 +19,8 @@ export interface SessionOwner {
   dispatch (session: Session, inbound: Inbound): Promise<void> | undefined
   /** A message the event layer does not claim (non-envelope, binary, `ws-wrapper:false`). */
   raw (session: Session, message: RawMessage): void
+  /** A WebSocket message over the session's rate (`limiter`): refuse it or close the session. */
+  overLimit (session: Session, message: string | Buffer): void
   /** The session ended; free memberships and tell the app. Called once. */
   ended (session: Session, reason: EndReason, code: number, detail: string): void
   /** A server→client request on `channel` (null: main); resolves with the client's answer. */
@@ -38,6 +41,8 @@ export interface SessionInit {
   events: boolean
   /** Cap on raw messages waiting for a `messages()` reader. */
   inboxLimit: number
+  /** The session's inbound message rate; null: unlimited. */
+  limiter: TokenBucket | null
 }
 
 /** One channel of one session, as `session.of(name)` returns it. */
@@ -97,6 +102,7 @@ export class Session implements TransportSink {
   private abort: AbortController | null = null
   private inbox: Inbox | null = null
   private readonly inboxLimit: number
+  private readonly limiter: TokenBucket | null
   private end: { reason: EndReason, code: number, detail: string } | null = null
 
   constructor (init: SessionInit) {
@@ -109,6 +115,7 @@ export class Session implements TransportSink {
     this.owner = init.owner
     this.events = init.events
     this.inboxLimit = init.inboxLimit
+    this.limiter = init.limiter
   }
 
   /** Aborted when the session ends. */
@@ -244,8 +251,19 @@ export class Session implements TransportSink {
 
   // ---- TransportSink --------------------------------------------------
 
+  /** 0 when `count` more messages may come in now, else the seconds to wait (WebChannel takes a POST's maps at once). */
+  admit (count: number): number {
+    if (this.limiter === null || count === 0 || this.limiter.take(count)) return 0
+    return this.limiter.retryAfter(count)
+  }
+
   receive (message: string | Record<string, unknown>): Promise<void> | undefined {
     if (this.end !== null) return Promise.reject(new FST_WEBCHANNEL_SESSION_CLOSED(this.id))
+    // WebSocket messages are counted one by one; WebChannel's were admitted with their POST.
+    if (this.limiter !== null && this.kind === 'websocket' && !this.limiter.take()) {
+      this.owner.overLimit(this, message as string)
+      return undefined
+    }
     if (!this.events) {
       this.owner.raw(this, message)
       return undefined
@@ -259,7 +277,9 @@ export class Session implements TransportSink {
   }
 
   receiveBinary (data: Buffer): void {
-    if (this.end === null) this.owner.raw(this, data)
+    if (this.end !== null) return
+    if (this.limiter !== null && !this.limiter.take()) this.owner.overLimit(this, data)
+    else this.owner.raw(this, data)
   }
 
   ended (reason: EndReason, code: number, detail: string): void {

@@ -74,6 +74,8 @@ export interface TransportSink {
    * (WebChannel then withholds the acknowledgement so the client resends).
    */
   receive (message: string | Record<string, unknown>): Promise<void> | undefined
+  /** 0 when `count` more inbound messages may come in now, else seconds to wait (WebChannel asks per POST). */
+  admit? (count: number): number
   /** Binary frames (WebSocket only) go straight to the raw hook. */
   receiveBinary? (data: Buffer): void
   /** The transport is gone. Called exactly once. */

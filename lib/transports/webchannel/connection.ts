@@ -156,6 +156,14 @@ export class WebChannelConnection implements Transport {
     return this.forward.submit(maps)
   }
 
+  /** 0 when the session may take this POST's new maps now, else seconds to wait (its message rate). */
+  admit (maps: readonly ForwardMap[]): number {
+    const next = this.forward.delivered
+    let fresh = 0
+    for (const m of maps) if (m.id >= next) fresh++
+    return this.sink?.admit?.(fresh) ?? 0
+  }
+
   status (): ForwardStatus {
     return [this.bc !== null ? 1 : 0, this.lastSentId, this.queue.sizeThrough(this.lastSentId)]
   }

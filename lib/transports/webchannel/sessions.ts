@@ -26,7 +26,7 @@ export interface Handshake {
 
 /** How a forward POST or back-channel GET ends, for the route to answer. */
 export type Refused = 'unknown-sid' | 'aid-ahead'
-export type ForwardResult = ForwardStatus | Refused | 'retry'
+export type ForwardResult = ForwardStatus | Refused | 'retry' | { retryAfter: number }
 
 /**
  * The WebChannel transport's sessions: the handshake, forward and
@@ -84,6 +84,9 @@ export class WebChannelSessions {
     if (conn === null) return 'unknown-sid'
     if (aid !== null && aid > conn.lastSent) return 'aid-ahead'
     conn.ack(aid)
+    // Over the session's message rate: nothing delivered, nothing acknowledged; the client resends later.
+    const wait = conn.admit(maps)
+    if (wait > 0) return { retryAfter: wait }
     const outcome = await conn.submit(maps)
     // Not acknowledged: the client resends the same maps; the ones already delivered are skipped.
     if (outcome !== 'accepted') return 'retry'
