@@ -82,7 +82,7 @@ export interface RateBound {
 
 /** Bounds no HTTP rate limiter sees (messages inside a session) and a few it could, built in. */
 export interface RateLimitOptions {
-  /** Inbound messages per session, both transports. false: off. Default { rate: 100, burst: 300 }. */
+  /** Inbound messages per session, both transports. false: off. Default { rate: 100, burst: 1000 } (one full WebChannel POST). */
   messages?: false | RateBound
   /** A WebSocket session over `messages`: 'reject' (error response WEBCHANNEL_RATE_LIMITED, events dropped) or 'close' (1008). Default 'reject'. WebChannel POSTs over it get 429. */
   onMessageLimit?: 'reject' | 'close'
@@ -167,7 +167,7 @@ export const defaults: ResolvedOptions = {
   reauthenticate: null,
   reauthenticateInterval: 60_000,
   rateLimit: {
-    messages: { rate: 100, burst: 300 },
+    messages: { rate: 100, burst: 1000 },
     onMessageLimit: 'reject',
     sessionsPerIp: { rate: 50, burst: 500 },
     sessionsPerPrincipal: { rate: 5, burst: 50 },

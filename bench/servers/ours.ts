@@ -7,7 +7,8 @@ import webchannel from '../../lib/index.js'
 import { ready } from './control.mjs'
 
 const app = Fastify({ logger: false })
-await app.register(webchannel, {})
+// The load generator opens thousands of sessions and sends thousands of messages a second from one IP.
+await app.register(webchannel, { rateLimit: { messages: false, sessionsPerIp: false, sessionsPerPrincipal: false, unknownSidPerIp: false } })
 app.webchannel.on('echo', { args: [Type.Object({ k: Type.Integer(), p: Type.String() })] }, (_ctx, x) => x)
 app.webchannel.channel('bench')
 await app.listen({ host: '127.0.0.1', port: 0 })

@@ -15,18 +15,23 @@ export class TokenBucket {
     this.last = now
   }
 
-  /** Take `n` tokens if there are that many; false leaves the bucket as it was. */
+  /**
+   * Take `n` tokens if there are that many; false leaves the bucket as it was.
+   * More than `burst` at once (one WebChannel POST may carry up to 1000
+   * messages) takes a full bucket: it could never be granted otherwise.
+   */
   take (n = 1, now = Date.now()): boolean {
     this.refill(now)
-    if (this.tokens < n) return false
-    this.tokens -= n
+    const need = Math.min(n, this.burst)
+    if (this.tokens < need) return false
+    this.tokens -= need
     return true
   }
 
   /** Seconds until `n` tokens are there (for Retry-After), at least 1. */
   retryAfter (n = 1, now = Date.now()): number {
     this.refill(now)
-    return Math.max(1, Math.ceil((n - this.tokens) / this.rate))
+    return Math.max(1, Math.ceil((Math.min(n, this.burst) - this.tokens) / this.rate))
   }
 
   /** Whether the bucket is full again (its key can be forgotten). */
