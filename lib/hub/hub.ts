@@ -7,7 +7,7 @@ import type { RawMessage } from '../session/inbox.js'
 import { principalKey } from '../session/principal.js'
 import { newSessionId } from '../session/session-id.js'
 import { Session, type SessionHandler, type SessionOwner } from '../session/session.js'
-import type { EndReason, OutboundMessage, Transport } from '../transports/transport.js'
+import type { EndReason, OutboundMessage, Transport, TransportKind } from '../transports/transport.js'
 import { MemoryAdapter, type Adapter, type LocalSessions, type Target } from './adapter.js'
 import { Expiry, type ExpiryOptions } from './expiry.js'
 import { RateLimits, type RateLimitSettings } from './rate-limits.js'
@@ -132,6 +132,22 @@ export class Hub implements SessionOwner, LocalSessions {
 
   get (id: string): Session | undefined {
     return this.sessions.get(id)
+  }
+
+  /** Records a transport keeps besides sessions (e.g. WebChannel connections lingering to deliver `close`). */
+  private readonly gauges = new Map<string, () => number>()
+
+  addGauge (name: string, read: () => number): void {
+    this.gauges.set(name, read)
+  }
+
+  /** What this instance holds now: sessions by transport, and each transport's own records. */
+  stats (): { sessions: Record<TransportKind, number>, records: Record<string, number> } {
+    const sessions: Record<TransportKind, number> = { websocket: 0, webchannel: 0 }
+    for (const s of this.sessions.values()) sessions[s.kind]++
+    const records: Record<string, number> = {}
+    for (const [name, read] of this.gauges) records[name] = read()
+    return { sessions, records }
   }
 
   /** A shutdown step run by close() before sessions are closed (e.g. end back channels). */

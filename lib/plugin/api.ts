@@ -122,6 +122,15 @@ export class WebChannelApi {
     return this
   }
 
+  /**
+   * What this instance holds now: open sessions by transport, and records the
+   * transports keep (a WebChannel connection lingers after its session ended
+   * until its back channel has carried `close`, at most `sessionTimeout`).
+   */
+  stats (): { sessions: { websocket: number, webchannel: number }, records: Record<string, number> } {
+    return this.hub.stats()
+  }
+
   /** How often each built-in rate limit refused something (messages, new sessions, unknown SIDs) since start. */
   get rateLimited (): Readonly<RateLimitCounts> {
     return { ...this.hub.limits.counts }

@@ -32,6 +32,7 @@ export async function registerWebChannelRoutes (fastify: FastifyInstance, hub: H
   const base = opts.prefix === '/' ? '' : opts.prefix
   const sessions = new WebChannelSessions(wc, opts.samePrincipal)
   const tests = new TestStreams()
+  hub.addGauge('webchannelConnections', () => sessions.size)
   hub.onClose(async () => {
     tests.endAll()
     await sessions.shutdown(opts.closeCode, opts.closeReason)
