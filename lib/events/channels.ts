@@ -52,7 +52,7 @@ export class Channels {
     try {
       return (await decl.authorize(session, name)) === true
     } catch (err) {
-      session.log.error({ err, session: session.id, channel: name }, 'webchannel: authorize hook threw')
+      session.log.error({ err, channel: name }, 'webchannel: authorize hook threw')
       return false
     }
   }

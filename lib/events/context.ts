@@ -24,7 +24,7 @@ export class EventContext {
 
   /** The principal that opened the session. */
   get principal (): Principal | null { return this.session.principal }
-  get log (): FastifyBaseLogger { return this.session.request.log }
+  get log (): FastifyBaseLogger { return this.session.log }
 
   /**
    * Aborted when the handler times out (`handlerTimeout`) or the session ends.

@@ -79,7 +79,7 @@ export class Router {
   refuseOverLimit (session: Session, text: string): void {
     const inbound = parseEnvelope(text)
     if (inbound.kind === 'request') this.sendReject(session, inbound.id, { message: 'Too many messages', code: WireErrorCode.RATE_LIMITED })
-    else session.log.debug({ session: session.id }, 'webchannel: message over the rate limit dropped')
+    else session.log.debug('webchannel: message over the rate limit dropped')
   }
 
   /** The session ended: its requests to the client fail, its handlers go. */
@@ -124,7 +124,7 @@ export class Router {
   dispatch (session: Session, inbound: Inbound): Promise<void> | undefined {
     switch (inbound.kind) {
       case 'bad-request':
-        session.log.debug({ session: session.id, event: inbound.name }, 'webchannel: request id is not a positive safe integer')
+        session.log.debug({ event: inbound.name }, 'webchannel: request id is not a positive safe integer')
         return undefined
       case 'resolve':
         this.perSession.get(session)?.resolve(inbound.id, inbound.data)
@@ -164,7 +164,7 @@ export class Router {
     const own = mine?.take(channel, name)
     const registered = own === undefined ? this.lookup(channel, name) : undefined
     if (own === undefined && registered === undefined) {
-      if (id === null) session.log.debug({ session: session.id, channel, event: name }, 'webchannel: no handler for event')
+      if (id === null) session.log.debug({ channel, event: name }, 'webchannel: no handler for event')
       return this.refuse(session, id, WireErrorCode.NO_HANDLER, `No handler for "${name}"`)
     }
     return this.run(session, inbound, own ?? registered!.fn, registered?.schema)
@@ -177,7 +177,7 @@ export class Router {
     if (schema?.checkArgs != null) {
       const failure = schema.checkArgs(args)
       if (failure !== null) {
-        session.log.debug({ session: session.id, channel, event: name, path: failure.path }, 'webchannel: invalid payload')
+        session.log.debug({ channel, event: name, path: failure.path }, 'webchannel: invalid payload')
         return this.refuse(session, id, WireErrorCode.VALIDATION, `Invalid payload at ${failure.path}: ${failure.message}`, { path: failure.path })
       }
     }
@@ -238,7 +238,7 @@ export class Router {
     if (schema?.checkResponse != null) {
       const failure = schema.checkResponse(value)
       if (failure !== null) {
-        session.log.error({ session: session.id, channel: ctx.channel, event: ctx.event, path: failure.path, reason: failure.message }, 'webchannel: handler response fails its schema')
+        session.log.error({ channel: ctx.channel, event: ctx.event, path: failure.path, reason: failure.message }, 'webchannel: handler response fails its schema')
         this.sendReject(session, ctx.requestId!, { message: 'Internal error', code: WireErrorCode.HANDLER_ERROR })
         return
       }
@@ -254,10 +254,10 @@ export class Router {
    */
   private failed (session: Session, ctx: EventContext, err: unknown): Promise<void> {
     if (err instanceof WireError) {
-      if (err.code !== WireErrorCode.TIMEOUT) session.log.debug({ session: session.id, event: ctx.event, code: err.code }, 'webchannel: handler refused')
-      else session.log.warn({ session: session.id, channel: ctx.channel, event: ctx.event }, 'webchannel: handler timed out')
+      if (err.code !== WireErrorCode.TIMEOUT) session.log.debug({ event: ctx.event, code: err.code }, 'webchannel: handler refused')
+      else session.log.warn({ channel: ctx.channel, event: ctx.event }, 'webchannel: handler timed out')
     } else {
-      session.log.error({ err, session: session.id, channel: ctx.channel, event: ctx.event }, 'webchannel: handler failed')
+      session.log.error({ err, channel: ctx.channel, event: ctx.event }, 'webchannel: handler failed')
     }
     if (ctx.requestId === null) return Promise.resolve()
     const body: WireErrorBody = err instanceof WireError

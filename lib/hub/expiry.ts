@@ -76,7 +76,7 @@ export class Expiry {
       try {
         verdict = check(session)
       } catch (err) {
-        session.log.warn({ err, session: session.id }, 'webchannel: reauthenticate threw; ending the session')
+        session.log.warn({ err }, 'webchannel: reauthenticate threw; ending the session')
         expire(session)
         continue
       }
@@ -86,7 +86,7 @@ export class Expiry {
         continue
       }
       Promise.resolve(verdict).then(ok => { if (ok !== true) expire(session) }, (err: unknown) => {
-        session.log.warn({ err, session: session.id }, 'webchannel: reauthenticate threw; ending the session')
+        session.log.warn({ err }, 'webchannel: reauthenticate threw; ending the session')
         expire(session)
       })
     }
@@ -95,7 +95,7 @@ export class Expiry {
 
 function expire (session: Session): void {
   if (session.closed) return
-  session.log.info({ session: session.id }, 'webchannel: authentication expired')
+  session.log.info('webchannel: authentication expired')
   session.transport.close(CloseCode.POLICY_VIOLATION, 'Authentication expired', 'expired')
 }
 

@@ -116,7 +116,7 @@ export class Hub implements SessionOwner, LocalSessions {
     const onConnection = this.options.onConnection
     if (onConnection === null) return
     const failed = (err: unknown): void => {
-      session.log.error({ err, session: session.id }, 'webchannel: onConnection failed')
+      session.log.error({ err }, 'webchannel: onConnection failed')
       session.close(CloseCode.INTERNAL_ERROR, 'Internal error')
     }
     try {
@@ -184,7 +184,7 @@ export class Hub implements SessionOwner, LocalSessions {
   overLimit (session: Session, message: string | Buffer | Record<string, unknown>): void {
     this.limits.counts.messages++
     if (this.options.rateLimit.onMessageLimit === 'close') {
-      session.log.info({ session: session.id }, 'webchannel: message rate exceeded; closing')
+      session.log.info('webchannel: message rate exceeded; closing')
       session.transport.close(CloseCode.POLICY_VIOLATION, 'Rate limit exceeded', 'error')
       return
     }
@@ -197,7 +197,7 @@ export class Hub implements SessionOwner, LocalSessions {
       try {
         this.rawHandler(session, message)
       } catch (err) {
-        session.log.error({ err, session: session.id }, 'webchannel: raw message handler threw')
+        session.log.error({ err }, 'webchannel: raw message handler threw')
       }
     }
   }
@@ -213,13 +213,13 @@ export class Hub implements SessionOwner, LocalSessions {
       if (n <= 0) this.perPrincipal.delete(key)
       else this.perPrincipal.set(key, n)
     }
-    session.log.debug({ session: session.id, transport: session.kind, reason, code }, 'webchannel: session ended')
+    session.log.debug({ transport: session.kind, reason, code }, 'webchannel: session ended')
     const hook = this.options.onSessionEnd
     if (hook !== null) {
       try {
         hook(session, reason, code, detail)
       } catch (err) {
-        session.log.error({ err, session: session.id }, 'webchannel: onSessionEnd threw')
+        session.log.error({ err }, 'webchannel: onSessionEnd threw')
       }
     }
     if (this.drained !== null && this.sessions.size === 0) this.drained()

@@ -7,6 +7,7 @@ import { NO_CACHE_HEADERS } from '../transports/webchannel/back-channel.js'
 import { WebChannelSessions } from '../transports/webchannel/sessions.js'
 import { TestStreams } from '../transports/webchannel/test-handler.js'
 import { corsHeadersFor, preflight } from './cors.js'
+import { redactedRequest } from './log-redaction.js'
 import { refuseOrigin } from './origin.js'
 import { sendRefusal } from './refusal.js'
 import { bodyParser, mergeHeaders, urlHeaderMerger } from './webchannel-body.js'
@@ -51,6 +52,7 @@ export async function registerWebChannelRoutes (fastify: FastifyInstance, hub: H
     // GET, and an async hook costs a promise and a microtask hop each.
     // Replying from a callback hook means not calling done.
     const hooks = {
+      logSerializers: { req: redactedRequest },
       onRequest: originAndHeaders(opts),
       preValidation: initHeaders(wc.allowedHeaders),
       onSend: closeWhileShuttingDown(hub),

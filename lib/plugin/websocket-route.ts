@@ -7,6 +7,7 @@ import type { ResolvedOptions } from '../options.js'
 import { Keepalive } from '../transports/websocket/keepalive.js'
 import { WsConnection } from '../transports/websocket/ws-connection.js'
 import { HttpRefusal, refusal } from '../errors.js'
+import { redactedRequest } from './log-redaction.js'
 import { refuseOrigin } from './origin.js'
 import { sendRefusal } from './refusal.js'
 
@@ -54,6 +55,8 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
     method: 'GET',
     url: path,
     config: { ...opts.routeConfig, compress: false } as FastifyContextConfig,
+    // Tokens and ids in the URL stay out of the logs.
+    logSerializers: { req: redactedRequest },
     // A refused upgrade must free its socket. @fastify/websocket only does so when
     // its own onRequest hook ran, which an app hook that replies first prevents;
     // the half-open socket would then hold app.close() forever. Route-level:
@@ -88,7 +91,7 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
       }
       const session = hub.open({ transport: conn, request, principal: opts.principal(request), subprotocol: socket.protocol === '' ? null : socket.protocol })
       keepalive.add(conn)
-      request.log.debug({ session: session.id }, 'webchannel: websocket session opened')
+      session.log.debug('webchannel: websocket session opened')
     },
   })
 }

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import { decodeEnvelope, encodeEvent, parseEnvelope, type Inbound } from '../codecs/envelope.js'
 import { CloseCode, FST_WEBCHANNEL_SESSION_CLOSED } from '../errors.js'
 import { OutboundMessage, type EndReason, type Transport, type TransportKind, type TransportSink } from '../transports/transport.js'
@@ -97,6 +97,7 @@ export class Session implements TransportSink {
   // Idle sessions are the common case: everything below is allocated on first use.
   private _data: Record<string, unknown> | null = null
   private _channels: Set<string> | null = null
+  private _log: FastifyBaseLogger | null = null
   private readonly owner: SessionOwner
   private readonly events: boolean
   private abort: AbortController | null = null
@@ -157,7 +158,11 @@ export class Session implements TransportSink {
   get closed (): boolean { return this.end !== null }
   /** Why the session ended, once it has. */
   get endReason (): EndReason | null { return this.end?.reason ?? null }
-  get log () { return this.request.log }
+  /** A pino child of the opening request's logger, bound to `session` (the id's first 8 characters). */
+  get log (): FastifyBaseLogger {
+    if (this._log === null) this._log = this.request.log.child({ session: this.id.slice(0, 8) })
+    return this._log
+  }
 
   // ---- outbound -------------------------------------------------------
 

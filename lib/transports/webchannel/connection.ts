@@ -288,7 +288,7 @@ export class WebChannelConnection implements Transport {
     if (this.stateName === 'closing' || this.stateName === 'closed') return false
     const payload = payloadOf(message)
     if (this.queue.length + 1 > this.opts.maxPendingMessages || this.queue.size + payload.length > this.opts.maxPendingBytes) {
-      this.log.warn({ session: this.sink?.id, pending: this.queue.length, bytes: this.queue.size }, 'webchannel: slow consumer, stopping session')
+      this.log.warn({ session: this.sink?.id.slice(0, 8), pending: this.queue.length, bytes: this.queue.size }, 'webchannel: slow consumer, stopping session')
       this.close(CloseCode.TRY_AGAIN_LATER, 'Slow consumer', 'error')
       return false
     }

@@ -72,7 +72,7 @@ export class WebChannelSessions {
     const outcome = await conn.submit(init.maps)
     if (outcome !== 'accepted' && conn.state === 'handshaking') {
       // The handshake is never retried, so a refused map cannot be resent: stop the channel.
-      init.log.warn({ session: sid }, 'webchannel: a handshake message was refused; stopping the session')
+      init.log.warn({ session: sid?.slice(0, 8) }, 'webchannel: a handshake message was refused; stopping the session')
       conn.close(CloseCode.INTERNAL_ERROR, 'Handshake message refused', 'error')
     }
     return { conn, arrays: conn.takeHandshakeArrays() }
