@@ -1,4 +1,4 @@
-import createError from '@fastify/error'
+import { createError } from '@fastify/error'
 
 // Every error an app or a client can see, with a stable code. Registration-time
 // errors are thrown by `app.register()`; wire errors travel in responses.
