@@ -1,7 +1,8 @@
 // The published types compile in a consumer's project under moduleResolution
 // node16, nodenext and bundler, with skipLibCheck false: a tiny TypeScript
 // consumer of the installed package (consumer-app.ts) is compiled by this
-// repo's TypeScript (5.x; the consumer installs none) once per mode.
+// repo's TypeScript (5.x; the consumer installs none), one mode per test file
+// (consumer-types-<mode>.test.ts).
 //
 // What is reported is what tsc reports for the consumer's code and for every
 // declaration file of fastify-webchannel (options, global and syntactic
@@ -12,11 +13,11 @@
 // of a few seconds.
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import t from 'tap'
+import type { Test } from 'tap'
 import ts from 'typescript'
 import { consumerApp } from './consumer-app.js'
 
-type Resolution = 'node16' | 'nodenext' | 'bundler'
+export type Resolution = 'node16' | 'nodenext' | 'bundler'
 
 const CONSUMER = `
 import Fastify from 'fastify'
@@ -55,17 +56,15 @@ client.on('error', (err) => { if (err instanceof ClientError) console.log(err.co
 connectWebSocketOnly<typeof events>('http://127.0.0.1:3000/channel').close()
 `
 
-const app = await consumerApp()
-t.comment(`consumer app ${app.dir}: ${app.reused ? 'reused' : `packed and installed in ${app.installSeconds.toFixed(1)} s`}`)
-
-const host: ts.FormatDiagnosticsHost = {
-  getCanonicalFileName: f => f,
-  getCurrentDirectory: () => app.dir,
-  getNewLine: () => '\n',
-}
-
-for (const resolution of ['node16', 'nodenext', 'bundler'] as Resolution[]) {
-  t.test(`moduleResolution ${resolution}, skipLibCheck false`, async t => {
+export async function checkConsumerTypes (t: Test, resolution: Resolution): Promise<void> {
+  const app = await consumerApp()
+  t.comment(`consumer app ${app.dir}: ${app.reused ? 'reused' : `packed and installed in ${app.installSeconds.toFixed(1)} s`}`)
+  const host: ts.FormatDiagnosticsHost = {
+    getCanonicalFileName: f => f,
+    getCurrentDirectory: () => app.dir,
+    getNewLine: () => '\n',
+  }
+  await t.test(`moduleResolution ${resolution}, skipLibCheck false`, async t => {
     const started = Date.now()
     const dir = join(app.dir, 'types-' + resolution)
     await mkdir(dir, { recursive: true })
