@@ -1,4 +1,4 @@
-import createError from '@fastify/error'
+import { createError } from '@fastify/error'
 
 // The catalogue: every code the plugin can produce, in one file.
 //   1. FST_ errors thrown to the app (registration, API misuse, rejected promises);

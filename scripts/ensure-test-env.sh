@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond npm packages: Debian's chromium
-# (driven by playwright-core; never a downloaded browser) and a Redis server.
+# (driven by playwright-core; never a downloaded browser), a Redis server, and
+# Debian's nginx (for the tests behind an nginx reverse proxy).
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# /usr/sbin is not on every user's PATH.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing: ${need[*]} (install them with apt-get as root)" >&2

@@ -29,13 +29,18 @@ interface Resolved {
   maxQueued: number
 }
 
-const defaultLoad = (): Promise<WebChannelModule> =>
-  import('@firebase/webchannel-wrapper/webchannel-blob') as Promise<unknown> as Promise<WebChannelModule>
+/** Never used in practice: without a loader the client does not try WebChannel. */
+const noLoader = (): Promise<WebChannelModule> => Promise.reject(new Error('no options.loadWebChannel'))
 
 /**
  * A connection to a fastify-webchannel server over WebSocket or WebChannel,
  * speaking ws-wrapper envelopes on both. States: connecting → open →
  * reconnecting → open … → closed. Created by `connect()`.
+ *
+ * This class never names `@firebase/webchannel-wrapper`: WebChannel is used
+ * only with `options.loadWebChannel`. `fastify-webchannel/client` supplies a
+ * default loader (a subclass in index.ts); `fastify-webchannel/client/websocket`
+ * does not, so a WebSocket-only bundle never references the package.
  */
 export class Client<E extends EventMap = EventMap> {
   private readonly base: URL
@@ -78,6 +83,9 @@ export class Client<E extends EventMap = EventMap> {
     }
     if (!['auto', 'websocket', 'webchannel'].includes(this.o.transport)) {
       throw new TypeError('transport must be "auto", "websocket" or "webchannel"')
+    }
+    if (this.o.transport === 'webchannel' && options.loadWebChannel === undefined) {
+      throw new TypeError('transport "webchannel" needs options.loadWebChannel (or import connect from fastify-webchannel/client)')
     }
     this.requests = new Requests(id => { this.outbox = this.outbox.filter(q => q.requestId !== id) })
     this.host = {
@@ -222,6 +230,8 @@ export class Client<E extends EventMap = EventMap> {
   /** Transports to try in this attempt, in order. */
   private candidates (): TransportKind[] {
     if (this.o.transport !== 'auto') return [this.o.transport]
+    // Without a WebChannel loader (fastify-webchannel/client/websocket), 'auto' is WebSocket only.
+    if (this.options.loadWebChannel === undefined) return ['websocket']
     // After a drop, stay on the transport that worked: a restarting server refuses
     // WebSocket too, and falling back then would strand the client on long polling.
     // Every 4th attempt negotiates afresh, in case the network changed.
@@ -265,7 +275,7 @@ export class Client<E extends EventMap = EventMap> {
       }
       const link = kind === 'websocket'
         ? openWebSocket(websocketUrl(this.base, this.o.websocketPath, token, this.o.tokenParam), this.webSocketCtor(), handlers)
-        : openWebChannel(webchannelUrl(this.base), this.options.loadWebChannel ?? defaultLoad, {
+        : openWebChannel(webchannelUrl(this.base), this.options.loadWebChannel ?? noLoader, {
           params: token !== null && this.o.webchannelAuth === 'query' ? { [this.o.tokenParam]: token } : {},
           headers: token !== null && this.o.webchannelAuth === 'header' ? { Authorization: 'Bearer ' + token } : {},
           ...this.options.webchannel,

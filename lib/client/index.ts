@@ -1,6 +1,25 @@
 // fastify-webchannel/client: one API over WebSocket and WebChannel, for browsers and Node.
-import { Client } from './client.js'
-import type { ClientOptions, EventMap } from './types.js'
+// WebSocket first, falling back to WebChannel through closure's client
+// (@firebase/webchannel-wrapper, an optional peer dependency), loaded with a
+// dynamic import on first use. Apps that never want the fallback import
+// fastify-webchannel/client/websocket instead, whose bundle never names it.
+import { Client as CoreClient } from './client.js'
+import type { ClientOptions, EventMap, WebChannelModule } from './types.js'
+
+const loadWebChannel = (): Promise<WebChannelModule> =>
+  import('@firebase/webchannel-wrapper/webchannel-blob') as Promise<unknown> as Promise<WebChannelModule>
+
+/**
+ * A connection to a fastify-webchannel server over WebSocket or WebChannel,
+ * speaking ws-wrapper envelopes on both. States: connecting → open →
+ * reconnecting → open … → closed. Created by `connect()`. Without
+ * `options.loadWebChannel`, loads `@firebase/webchannel-wrapper/webchannel-blob`.
+ */
+export class Client<E extends EventMap = EventMap> extends CoreClient<E> {
+  constructor (url: string, options: ClientOptions = {}) {
+    super(url, { ...options, loadWebChannel: options.loadWebChannel ?? loadWebChannel })
+  }
+}
 
 /**
  * Connect to a fastify-webchannel server. `url` is the plugin's prefix
@@ -14,13 +33,4 @@ export function connect<E extends EventMap = EventMap> (url: string, options: Cl
   return new Client<E>(url, options)
 }
 
-export { Client }
-export { ClientChannel } from './channel.js'
-export { ClientError, ClientErrorCode, RemoteError } from './errors.js'
-export type { BackoffOptions } from './backoff.js'
-export { defineEvents } from './types.js'
-export type {
-  ClientOptions, CloseInfo, ConnectionState, EventArgs, EventListener, EventMap, EventName, EventResult, EventSchema,
-  LifecycleEvent, LifecycleEvents, OpenInfo, ReconnectInfo, RequestOptions, TransportChange, TransportKind,
-  WebChannelModule, WebSocketConstructor,
-} from './types.js'
+export * from './exports.js'

@@ -119,7 +119,11 @@ export interface ClientOptions {
   websocketPath?: string
   /** WebSocket constructor; default `globalThis.WebSocket` (in Node 20 pass the `ws` package's). */
   WebSocket?: WebSocketConstructor
-  /** Loads the WebChannel client on first use. Default: `import('@firebase/webchannel-wrapper/webchannel-blob')`. */
+  /**
+   * Loads the WebChannel client on first use. Default in `fastify-webchannel/client`:
+   * `import('@firebase/webchannel-wrapper/webchannel-blob')`. `fastify-webchannel/client/websocket`
+   * has no default: without this option it never uses WebChannel ('auto' is WebSocket only).
+   */
   loadWebChannel?: () => Promise<WebChannelModule>
   /** WebChannel tuning passed to `createWebChannel`. */
   webchannel?: {

@@ -1,0 +1,6 @@
+// The published types compile in a consumer's project under moduleResolution
+// node16, with skipLibCheck false (see consumer-types.ts).
+import t from 'tap'
+import { checkConsumerTypes } from './consumer-types.js'
+
+await checkConsumerTypes(t, 'node16')
