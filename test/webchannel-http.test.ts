@@ -371,6 +371,12 @@ t.test('streaming back channel: headers at once, noop first, chunks as written, 
   await g.until(txt => txt.includes('"hi"'), 'the message while the GET stays open')
   t.notOk(g.ended)
   t.match(g.text, /\\u2028/, 'U+2028 escaped on the wire')
+  t.ok(g.text.includes('"é') && g.text.includes('😀"'), 'other text travels as UTF-8, not \\u-escaped')
+  // The prefix counts UTF-16 code units, as the client does: é is 1, 😀 is 2, the escape six ASCII units.
+  const chunk = g.text.slice(g.text.indexOf(']]]') + 3)
+  const nl = chunk.indexOf('\n')
+  const framed = chunk.slice(nl + 1, nl + 1 + Number(chunk.slice(0, nl)))
+  t.same(JSON.parse(framed)[0][1], { a: ['hi', 'é\u2028😀'] }, 'exactly the prefix\'s UTF-16 units make the chunk')
   const [, msg] = g.arrays()[1]
   t.same(msg, { a: ['hi', 'é\u2028😀'] })
   await g.until(() => g.arrays().filter(a => JSON.stringify(a[1]) === '["noop"]').length >= 2, 'a keepalive noop')

@@ -175,6 +175,9 @@ t.test('a slow consumer is closed with 1013 and never blocks other recipients', 
   t.equal(end.code, 1013, 'closed as a slow consumer')
   t.equal(end.reason, 'error')
   t.equal(end.session.id, (await opened.nth(1)).id, 'it was the slow one')
+  // The close frame queues behind what the peer never read: a peer that reads nothing is cut a second later.
+  ;(slow.ws as any)._socket.resume()
+  t.equal((await slow.closed)[0], 1006, 'the slow peer itself sees the connection cut, as the README says')
   fast.ws.close()
 })
 
