@@ -99,20 +99,49 @@ const DATA_KEY = '__data__'
  * `count`, like the grammar in shared/webchannel-wire.md §6.
  */
 export function parseForwardBody (body: string): ForwardBody {
-  let countText: string | undefined
-  let ofsText: string | undefined
-  let headers: string | null = null
-  // Per map index: its __data__ text, or its other keys (rare: plain maps, _badmap).
-  const data: Array<string | undefined> = []
-  const other: Array<Record<string, string> | undefined> = []
-  let fields = 0
+  const f = scanFields(body)
+  if (f.countText === undefined) {
+    // A body with no fields at all (a terminate beacon, a bare retry) carries no maps.
+    if (f.fields === 0) return { count: 0, ofs: 0, maps: [], headers: null }
+    throw new MapsError('missing "count"')
+  }
+  if (!UINT.test(f.countText) || Number(f.countText) > MAX_MAPS) throw new MapsError(`"count" must be an integer from 0 to ${MAX_MAPS}`)
+  const count = Number(f.countText)
+  let ofs = 0
+  if (f.ofsText !== undefined) {
+    if (!UINT.test(f.ofsText) || !Number.isSafeInteger(Number(f.ofsText) + MAX_MAPS)) throw new MapsError('"ofs" must be a non-negative integer')
+    ofs = Number(f.ofsText)
+  } else if (count > 0) {
+    throw new MapsError('missing "ofs"')
+  }
+  if (f.data.length > count || f.other.length > count) {
+    const index = Math.max(f.data.length, f.other.length) - 1
+    throw new MapsError(`field "req${index}_…" is beyond count=${count}`)
+  }
+  return { count, ofs, maps: buildMaps(count, ofs, f.data, f.other), headers: f.headers }
+}
+
+/** The fields of a forward body, sorted by kind; checked for duplicates and unknown names, not yet for counts. */
+interface ScannedFields {
+  countText: string | undefined
+  ofsText: string | undefined
+  headers: string | null
+  /** Per map index: its __data__ text, or its other keys (rare: plain maps, _badmap). */
+  data: Array<string | undefined>
+  other: Array<Record<string, string> | undefined>
+  fields: number
+}
+
+function scanFields (body: string): ScannedFields {
+  const f: ScannedFields = { countText: undefined, ofsText: undefined, headers: null, data: [], other: [], fields: 0 }
+  const { data } = f
   let start = 0
   const length = body.length
   while (start < length) {
     let end = body.indexOf('&', start)
     if (end === -1) end = length
     if (end > start) {
-      if (++fields > MAX_FIELDS) throw new MapsError(`more than ${MAX_FIELDS} fields`)
+      if (++f.fields > MAX_FIELDS) throw new MapsError(`more than ${MAX_FIELDS} fields`)
       let eq = body.indexOf('=', start)
       if (eq === -1 || eq > end) eq = end
       // The hot case, `req<I>___data__=…`, is recognised in place: no name string.
@@ -132,45 +161,30 @@ export function parseForwardBody (body: string): ForwardBody {
           data[key.index] = value
         } else {
           // Null prototype: keys such as __proto__ stay plain data.
-          const map = other[key.index] ?? (other[key.index] = Object.create(null) as Record<string, string>)
+          const map = f.other[key.index] ?? (f.other[key.index] = Object.create(null) as Record<string, string>)
           if (key.name in map) throw duplicate(name)
           map[key.name] = value
         }
       } else if (name === 'count') {
-        if (countText !== undefined) throw duplicate(name)
-        countText = value
+        if (f.countText !== undefined) throw duplicate(name)
+        f.countText = value
       } else if (name === 'ofs') {
-        if (ofsText !== undefined) throw duplicate(name)
-        ofsText = value
+        if (f.ofsText !== undefined) throw duplicate(name)
+        f.ofsText = value
       } else if (name === 'headers') {
-        if (headers !== null) throw duplicate(name)
-        headers = value
+        if (f.headers !== null) throw duplicate(name)
+        f.headers = value
       } else {
         throw new MapsError(`unexpected field "${name.slice(0, 40)}"`)
       }
     }
     start = end + 1
   }
+  return f
+}
 
-  if (countText === undefined) {
-    // A body with no fields at all (a terminate beacon, a bare retry) carries no maps.
-    if (fields === 0) return { count: 0, ofs: 0, maps: [], headers: null }
-    throw new MapsError('missing "count"')
-  }
-  if (!UINT.test(countText) || Number(countText) > MAX_MAPS) throw new MapsError(`"count" must be an integer from 0 to ${MAX_MAPS}`)
-  const count = Number(countText)
-  let ofs = 0
-  if (ofsText !== undefined) {
-    if (!UINT.test(ofsText) || !Number.isSafeInteger(Number(ofsText) + MAX_MAPS)) throw new MapsError('"ofs" must be a non-negative integer')
-    ofs = Number(ofsText)
-  } else if (count > 0) {
-    throw new MapsError('missing "ofs"')
-  }
-  if (data.length > count || other.length > count) {
-    const index = Math.max(data.length, other.length) - 1
-    throw new MapsError(`field "req${index}_…" is beyond count=${count}`)
-  }
-
+/** One map per id from `ofs`: `__data__` text, a plain map, or `_badmap`. */
+function buildMaps (count: number, ofs: number, data: ReadonlyArray<string | undefined>, other: ReadonlyArray<Record<string, string> | undefined>): ForwardMap[] {
   const maps: ForwardMap[] = new Array(count)
   for (let i = 0; i < count; i++) {
     const id = ofs + i
@@ -181,7 +195,7 @@ export function parseForwardBody (body: string): ForwardBody {
     else if (map.type === '_badmap' && Object.keys(map).length === 1) maps[i] = { id, kind: 'bad' }
     else maps[i] = { id, kind: 'map', data: map }
   }
-  return { count, ofs, maps, headers }
+  return maps
 }
 
 const DATA_SUFFIX = '_' + DATA_KEY
