@@ -19,7 +19,9 @@ const plugin: FastifyPluginAsync<WebChannelOptions> = async function fastifyWebc
   const { ...userOptions } = rawOptions
   const options = resolveOptions(userOptions)
   const hub = new Hub(options, fastify.log)
-  fastify.decorate('webchannel', new WebChannelApi(hub))
+  const { path: asyncapiPath, ...asyncapi } = options.asyncapi === false ? { path: undefined } : options.asyncapi
+  const api = new WebChannelApi(hub, { prefix: options.prefix, wsPath: options.websocket.path, asyncapi })
+  fastify.decorate('webchannel', api)
   if (options.adapter !== null) await hub.setAdapter(options.adapter)
 
   if (options.websocket.enabled) {
@@ -45,6 +47,10 @@ const plugin: FastifyPluginAsync<WebChannelOptions> = async function fastifyWebc
     fastify.addHook('preClose', async () => { await hub.close() })
   }
   if (options.webchannel.enabled) await registerWebChannelRoutes(fastify, hub, options)
+  if (options.asyncapi !== false) {
+    const url = asyncapiPath ?? (options.prefix === '/' ? '' : options.prefix) + '/asyncapi.json'
+    fastify.get(url, { config: options.routeConfig }, async () => api.asyncapi())
+  }
 }
 
 /** The plugin: `await app.register(webchannel, options)`. */
@@ -54,6 +60,7 @@ export { webchannel }
 
 export type { WebChannelOptions, WebSocketOptions, WebChannelTransportOptions, CorsOptions, OriginOption } from './options.js'
 export { WebChannelApi, ChannelApi, defineEvents, type TypedHandler, type UntypedHandler } from './plugin/api.js'
+export type { AsyncApiOptions } from './plugin/asyncapi.js'
 export { Broadcast, SessionTarget, type EventMap, type SessionRef } from './plugin/targets.js'
 export type { EventContext } from './events/context.js'
 export type { EventSchema, ArgsOf, ResultOf } from './events/schema.js'

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { FST_WEBCHANNEL_INVALID_OPTION } from './errors.js'
 import type { Adapter } from './hub/adapter.js'
+import type { AsyncApiOptions } from './plugin/asyncapi.js'
 import { samePrincipal } from './session/principal.js'
 import type { Session } from './session/session.js'
 import type { EndReason } from './transports/transport.js'
@@ -134,6 +135,12 @@ export interface WebChannelOptions {
   closeReason?: string
   /** On app.close(): how long to wait for handlers in flight (ms). Default 5000. */
   shutdownTimeout?: number
+  /**
+   * Serve the AsyncAPI 3 document of the app's events at `path` (default `{prefix}/asyncapi.json`), behind the
+   * app's hooks like every route of the plugin; the other fields are `app.webchannel.asyncapi()`'s defaults.
+   * Default false (no route).
+   */
+  asyncapi?: false | (AsyncApiOptions & { path?: string })
   /** Built-in rate limits (429 with Retry-After on HTTP; error responses or 1008 on WebSocket). */
   rateLimit?: RateLimitOptions
   /** Merged into the `config` of every route of the plugin, e.g. `{ rateLimit: {...} }` for @fastify/rate-limit. Default {}. */
@@ -144,7 +151,8 @@ export interface WebChannelOptions {
   webchannel?: WebChannelTransportOptions
 }
 
-export type ResolvedOptions = Required<Omit<WebChannelOptions, 'websocket' | 'webchannel' | 'onConnection' | 'onSessionEnd' | 'adapter' | 'reauthenticate' | 'rateLimit'>> & {
+export type ResolvedOptions = Required<Omit<WebChannelOptions, 'websocket' | 'webchannel' | 'onConnection' | 'onSessionEnd' | 'adapter' | 'reauthenticate' | 'rateLimit' | 'asyncapi'>> & {
+  asyncapi: false | (AsyncApiOptions & { path?: string })
   rateLimit: Required<RateLimitOptions>
   adapter: Adapter | null
   reauthenticate: NonNullable<WebChannelOptions['reauthenticate']> | null
@@ -174,6 +182,7 @@ export const defaults: ResolvedOptions = {
     unknownSidPerIp: { rate: 10, burst: 100 },
   },
   routeConfig: {},
+  asyncapi: false,
   adapter: null,
   handlerTimeout: 30_000,
   maxInflightRequests: 64,

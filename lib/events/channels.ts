@@ -40,6 +40,11 @@ export class Channels {
     this.declared.set(pattern, decl)
   }
 
+  /** Declared names and patterns, in declaration order (exact names first). */
+  declarations (): string[] {
+    return [...this.declared.entries()].map(([source]) => source)
+  }
+
   isDeclared (name: string): boolean {
     return this.declared.match(name) !== undefined
   }

@@ -40,4 +40,10 @@ export class PatternTable<T> {
   }
 
   get size (): number { return this.exact.size + this.patterns.length }
+
+  /** Every source with its value: exact names first, then patterns in registration order. */
+  * entries (): IterableIterator<[string, T]> {
+    yield * this.exact.entries()
+    for (const p of this.patterns) yield [p.pattern.source, p.value]
+  }
 }

@@ -16,6 +16,16 @@ interface Registered {
   fn: ServerHandler
   once: boolean
   schema: CompiledSchema
+  /** The schema as declared, for documents such as AsyncAPI. */
+  declared: EventSchema | undefined
+}
+
+/** A registered handler as documents describe it. */
+export interface HandlerDescription {
+  /** null: the main channel; else a channel name or pattern. */
+  channel: string | null
+  event: string
+  schema: EventSchema | undefined
 }
 
 /** Names never dispatched from the wire on the main channel (ws-wrapper's reserved events). */
@@ -102,7 +112,16 @@ export class Router {
       this.tables.set(key, table)
     }
     if (table.has(event)) throw new FST_WEBCHANNEL_DUPLICATE_HANDLER(event, channel ?? '')
-    table.set(event, { fn, once, schema: compileSchema(event, schema) })
+    table.set(event, { fn, once, schema: compileSchema(event, schema), declared: schema })
+  }
+
+  /** Every server-wide handler with its declared schema. */
+  describe (): HandlerDescription[] {
+    const out: HandlerDescription[] = []
+    for (const [key, table] of this.tables.entries()) {
+      for (const [event, r] of table) out.push({ channel: key === MAIN ? null : key, event, schema: r.declared })
+    }
+    return out
   }
 
   remove (channel: string | null, event: string): boolean {

@@ -6,6 +6,7 @@ import type { Adapter } from '../hub/adapter.js'
 import type { Hub, RawHandler } from '../hub/hub.js'
 import type { RateLimitCounts } from '../hub/rate-limits.js'
 import type { Session } from '../session/session.js'
+import { asyncApiDocument, type AsyncApiOptions } from './asyncapi.js'
 import { Broadcast, SessionTarget, type EventMap } from './targets.js'
 
 type MaybePromise<T> = T | Promise<T>
@@ -48,12 +49,30 @@ export class ChannelApi {
   }
 }
 
+/** Where the plugin's routes live, and the plugin's AsyncAPI options (for `asyncapi()`). */
+export interface ApiContext {
+  prefix: string
+  wsPath: string
+  asyncapi: AsyncApiOptions
+}
+
 /** The `app.webchannel` decorator. */
 export class WebChannelApi {
   /** @internal */
   readonly hub: Hub
-  constructor (hub: Hub) {
+  private readonly context: ApiContext
+  constructor (hub: Hub, context: ApiContext = { prefix: '/channel', wsPath: '/ws', asyncapi: {} }) {
     this.hub = hub
+    this.context = context
+  }
+
+  /**
+   * An AsyncAPI 3 document of everything declared so far: handlers with their
+   * schemas (requests with their replies), channels, and the server's emits
+   * (`emits`). Options default to the plugin's `asyncapi` option.
+   */
+  asyncapi (options: AsyncApiOptions = {}): Record<string, unknown> {
+    return asyncApiDocument(this.hub, this.context.prefix, this.context.wsPath, { ...this.context.asyncapi, ...options })
   }
 
   /** Handle an event (or request) on the main channel. With a schema, arguments are validated and typed. */
