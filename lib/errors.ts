@@ -54,6 +54,8 @@ export const HttpRefusal = {
   SUBPROTOCOL_REQUIRED: { statusCode: 400, code: 'FST_WEBCHANNEL_SUBPROTOCOL_REQUIRED', message: 'Offer a supported subprotocol' },
   /** The Origin header is not allowed by the `origin` option. */
   ORIGIN_FORBIDDEN: { statusCode: 403, code: 'FST_WEBCHANNEL_ORIGIN_FORBIDDEN', message: 'Origin not allowed' },
+  /** The admin route's DELETE for a session this instance does not have. */
+  NO_SUCH_SESSION: { statusCode: 404, code: 'FST_WEBCHANNEL_NO_SUCH_SESSION', message: 'No such session on this instance' },
   /** A forward POST over `webchannel.maxBodySize`. */
   BODY_TOO_LARGE: { statusCode: 413, code: 'FST_WEBCHANNEL_BODY_TOO_LARGE', message: 'Request body is too large' },
   /** A plain GET on the WebSocket route. */

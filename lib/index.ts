@@ -4,6 +4,7 @@ import websocket from '@fastify/websocket'
 import { FST_WEBCHANNEL_WEBSOCKET_REGISTERED } from './errors.js'
 import { Hub } from './hub/hub.js'
 import { resolveOptions, type WebChannelOptions } from './options.js'
+import { registerAdminRoutes } from './plugin/admin-routes.js'
 import { WebChannelApi } from './plugin/api.js'
 import { registerWebChannelRoutes } from './plugin/webchannel-routes.js'
 import { pickSubprotocol, registerWebSocketRoute } from './plugin/websocket-route.js'
@@ -47,6 +48,7 @@ const plugin: FastifyPluginAsync<WebChannelOptions> = async function fastifyWebc
     fastify.addHook('preClose', async () => { await hub.close() })
   }
   if (options.webchannel.enabled) await registerWebChannelRoutes(fastify, hub, options)
+  if (options.admin !== false) registerAdminRoutes(fastify, api, options.admin.path, options.routeConfig)
   if (options.asyncapi !== false) {
     const url = asyncapiPath ?? (options.prefix === '/' ? '' : options.prefix) + '/asyncapi.json'
     fastify.get(url, { config: options.routeConfig }, async () => api.asyncapi())
@@ -61,6 +63,7 @@ export { webchannel }
 export type { WebChannelOptions, WebSocketOptions, WebChannelTransportOptions, CorsOptions, OriginOption } from './options.js'
 export { WebChannelApi, ChannelApi, defineEvents, type TypedHandler, type UntypedHandler } from './plugin/api.js'
 export type { AsyncApiOptions } from './plugin/asyncapi.js'
+export type { SessionInfo } from './hub/hub.js'
 export { Broadcast, SessionTarget, type EventMap, type SessionRef } from './plugin/targets.js'
 export type { EventContext } from './events/context.js'
 export type { EventSchema, ArgsOf, ResultOf } from './events/schema.js'

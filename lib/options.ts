@@ -141,6 +141,11 @@ export interface WebChannelOptions {
    * Default false (no route).
    */
   asyncapi?: false | (AsyncApiOptions & { path?: string })
+  /**
+   * An admin route: GET `path` lists the sessions (`inspect()`), DELETE `path/:id` closes one (1000, or
+   * `?code=&reason=`). It runs behind the app's own hooks like every route: guard it there. Default false.
+   */
+  admin?: false | { path: string }
   /** Built-in rate limits (429 with Retry-After on HTTP; error responses or 1008 on WebSocket). */
   rateLimit?: RateLimitOptions
   /** Merged into the `config` of every route of the plugin, e.g. `{ rateLimit: {...} }` for @fastify/rate-limit. Default {}. */
@@ -183,6 +188,7 @@ export const defaults: ResolvedOptions = {
   },
   routeConfig: {},
   asyncapi: false,
+  admin: false,
   adapter: null,
   handlerTimeout: 30_000,
   maxInflightRequests: 64,
@@ -246,6 +252,9 @@ function checkTopLevel (o: ResolvedOptions): void {
   }
   positive('reauthenticateInterval', o.reauthenticateInterval)
   if (typeof o.routeConfig !== 'object' || o.routeConfig === null) throw new FST_WEBCHANNEL_INVALID_OPTION('routeConfig', 'must be an object')
+  if (o.admin !== false && (typeof o.admin !== 'object' || o.admin === null || typeof o.admin.path !== 'string' || !o.admin.path.startsWith('/'))) {
+    throw new FST_WEBCHANNEL_INVALID_OPTION('admin', 'must be false or { path: "/..." }')
+  }
   for (const fn of ['onConnection', 'onSessionEnd', 'reauthenticate'] as const) {
     if (o[fn] !== null && typeof o[fn] !== 'function') throw new FST_WEBCHANNEL_INVALID_OPTION(fn, 'must be a function')
   }

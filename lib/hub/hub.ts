@@ -26,6 +26,18 @@ export interface HubOptions extends RouterOptions, ExpiryOptions {
   closeReason: string
 }
 
+/** One session as `inspect()` lists it. */
+export interface SessionInfo {
+  id: string
+  transport: TransportKind
+  /** The principal's identity (see principalKey): `id:<id>`, `s:<value>`, `j:<json>`, or null. */
+  principal: string | null
+  ageMs: number
+  /** Bytes queued for the peer and not yet taken (WebSocket) or acknowledged (WebChannel). */
+  queuedBytes: number
+  channels: string[]
+}
+
 export interface OpenInit {
   transport: Transport
   request: FastifyRequest
@@ -148,6 +160,23 @@ export class Hub implements SessionOwner, LocalSessions {
     const records: Record<string, number> = {}
     for (const [name, read] of this.gauges) records[name] = read()
     return { sessions, records }
+  }
+
+  /** Every live session of this instance, as an operator sees it. */
+  inspect (): SessionInfo[] {
+    const now = Date.now()
+    const out: SessionInfo[] = []
+    for (const s of this.sessions.values()) {
+      out.push({
+        id: s.id,
+        transport: s.kind,
+        principal: principalKey(s.principal),
+        ageMs: now - s.createdAt,
+        queuedBytes: s.transport.bufferedAmount,
+        channels: [...s.channels],
+      })
+    }
+    return out
   }
 
   /** A shutdown step run by close() before sessions are closed (e.g. end back channels). */

@@ -3,7 +3,7 @@ import type { EventContext } from '../events/context.js'
 import type { ServerHandler } from '../events/router.js'
 import type { ArgsOf, EventSchema, ResultOf } from '../events/schema.js'
 import type { Adapter } from '../hub/adapter.js'
-import type { Hub, RawHandler } from '../hub/hub.js'
+import type { Hub, RawHandler, SessionInfo } from '../hub/hub.js'
 import type { RateLimitCounts } from '../hub/rate-limits.js'
 import type { Session } from '../session/session.js'
 import { asyncApiDocument, type AsyncApiOptions } from './asyncapi.js'
@@ -148,6 +148,11 @@ export class WebChannelApi {
    */
   stats (): { sessions: { websocket: number, webchannel: number }, records: Record<string, number> } {
     return this.hub.stats()
+  }
+
+  /** Every live session of this instance: transport, principal identity, age, queued bytes, channels. End one with `toSession(id).close()`. */
+  inspect (): SessionInfo[] {
+    return this.hub.inspect()
   }
 
   /** How often each built-in rate limit refused something (messages, new sessions, unknown SIDs) since start. */
