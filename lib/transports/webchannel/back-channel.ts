@@ -23,6 +23,8 @@ export interface BackChannelInit {
   acked: number
   /** Extra response headers (CORS, X-HTTP-Initial-Response). */
   headers: Readonly<Record<string, string>>
+  /** After end(), how long the client has to read what is left before the connection is cut (ms). */
+  drainTimeout: number
 }
 
 type State = 'open' | 'ended'
@@ -45,6 +47,7 @@ export class BackChannel {
   private readonly res: ServerResponse
   private readonly gzip: Gzip | null
   private readonly compress: boolean
+  private readonly drainTimeout: number
   private onGone: (() => void) | null
 
   /** `onGone` runs once if the client goes away before the server ends the GET. */
@@ -53,6 +56,7 @@ export class BackChannel {
     this.streaming = init.streaming
     this.lastWrittenId = init.acked
     this.compress = init.gzip
+    this.drainTimeout = init.drainTimeout
     this.onGone = onGone
     const res = this.res
     const headers: Record<string, string> = { ...NO_CACHE_HEADERS, ...init.headers }
@@ -147,6 +151,20 @@ export class BackChannel {
     if (this.gzip !== null) this.gzip.end()
     else if (!this.res.headersSent && !this.streaming) this.res.writeHead(200).end()
     else this.res.end()
+    this.cutIfUnread()
+  }
+
+  /**
+   * A client that never reads (slowloris) would keep the ended response, and
+   * everything still buffered for it, as long as its socket lives: cut it once
+   * it has had drainTimeout to read the rest.
+   */
+  private cutIfUnread (): void {
+    const res = this.res
+    if (res.closed) return
+    const timer = setTimeout(() => res.destroy(), this.drainTimeout)
+    timer.unref()
+    res.once('close', () => clearTimeout(timer))
   }
 
   /** Cut the connection without a clean end (the client sees a network error). */

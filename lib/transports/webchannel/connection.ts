@@ -189,7 +189,7 @@ export class WebChannelConnection implements Transport {
     }
     this.clearTimer('expiryTimer')
     const bc = new BackChannel(
-      { res: req.res, streaming: req.streaming, gzip: req.gzip, acked: req.aid ?? -1, headers: req.headers },
+      { res: req.res, streaming: req.streaming, gzip: req.gzip, acked: req.aid ?? -1, headers: req.headers, drainTimeout: this.opts.sessionTimeout },
       () => { if (this.bc === bc) this.backChannelGone() })
     this.bc = bc
 
