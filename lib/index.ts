@@ -6,6 +6,7 @@ import { Hub } from './hub/hub.js'
 import { resolveOptions, type WebChannelOptions } from './options.js'
 import { registerAdminRoutes } from './plugin/admin-routes.js'
 import { WebChannelApi } from './plugin/api.js'
+import { registerMetrics } from './plugin/metrics.js'
 import { registerWebChannelRoutes } from './plugin/webchannel-routes.js'
 import { pickSubprotocol, registerWebSocketRoute } from './plugin/websocket-route.js'
 
@@ -24,6 +25,7 @@ const plugin: FastifyPluginAsync<WebChannelOptions> = async function fastifyWebc
   const api = new WebChannelApi(hub, { prefix: options.prefix, wsPath: options.websocket.path, asyncapi })
   fastify.decorate('webchannel', api)
   if (options.adapter !== null) await hub.setAdapter(options.adapter)
+  if (options.metrics !== false && hub.meter !== null) api.setMetrics(await registerMetrics(hub, hub.meter, options.metrics))
 
   if (options.websocket.enabled) {
     if (fastify.hasDecorator('websocketServer')) throw new FST_WEBCHANNEL_WEBSOCKET_REGISTERED()

@@ -146,6 +146,12 @@ export interface WebChannelOptions {
    * `?code=&reason=`). It runs behind the app's own hooks like every route: guard it there. Default false.
    */
   admin?: false | { path: string }
+  /**
+   * Prometheus metrics through prom-client (install it; it is an optional peer): `true` registers them in
+   * prom-client's default registry (where fastify-metrics puts Fastify's), `{ registry }` in yours, and
+   * `app.webchannel.metrics()` returns them as Prometheus text. Default false: nothing is counted.
+   */
+  metrics?: boolean | { registry?: unknown }
   /** Built-in rate limits (429 with Retry-After on HTTP; error responses or 1008 on WebSocket). */
   rateLimit?: RateLimitOptions
   /** Merged into the `config` of every route of the plugin, e.g. `{ rateLimit: {...} }` for @fastify/rate-limit. Default {}. */
@@ -189,6 +195,7 @@ export const defaults: ResolvedOptions = {
   routeConfig: {},
   asyncapi: false,
   admin: false,
+  metrics: false,
   adapter: null,
   handlerTimeout: 30_000,
   maxInflightRequests: 64,

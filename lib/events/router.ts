@@ -56,6 +56,8 @@ export class Router {
   readonly running = new Set<Promise<unknown>>()
   /** Set at shutdown: new requests are refused with SHUTTING_DOWN. */
   closing = false
+  /** Told how long each handler took (ms) and whether it succeeded; set when metrics are on. */
+  timing: ((event: string, ms: number, ok: boolean) => void) | null = null
 
   constructor (options: RouterOptions, channels: Channels) {
     this.options = options
@@ -202,18 +204,24 @@ export class Router {
     }
 
     const ctx = new EventContext(session, channel, name, id, schema?.timeout ?? this.options.handlerTimeout)
+    const timing = this.timing
+    const started = timing === null ? 0 : performance.now()
     let result: unknown
     try {
       result = fn(ctx, ...args)
     } catch (err) {
+      timing?.(name, performance.now() - started, false)
       return this.failed(session, ctx, err)
     }
     if (!isPromiseLike(result)) {
+      timing?.(name, performance.now() - started, true)
       ctx.finish()
       if (id !== null) this.respond(session, ctx, schema, result)
       return undefined
     }
-    return this.await(session, ctx, schema, Promise.resolve(result))
+    const p = Promise.resolve(result)
+    if (timing !== null) p.then(() => timing(name, performance.now() - started, true), () => timing(name, performance.now() - started, false))
+    return this.await(session, ctx, schema, p)
   }
 
   private await (session: Session, ctx: EventContext, schema: CompiledSchema | undefined, p: Promise<unknown>): Promise<void> | undefined {

@@ -4,6 +4,7 @@ import { CloseCode, FST_WEBCHANNEL_DUPLICATE_RAW_HANDLER, FST_WEBCHANNEL_SESSION
 import { Channels } from '../events/channels.js'
 import { Router, type RouterOptions } from '../events/router.js'
 import type { RawMessage } from '../session/inbox.js'
+import { Meter } from '../session/meter.js'
 import { principalKey } from '../session/principal.js'
 import { newSessionId } from '../session/session-id.js'
 import { Session, type SessionHandler, type SessionOwner } from '../session/session.js'
@@ -14,6 +15,8 @@ import { RateLimits, type RateLimitSettings } from './rate-limits.js'
 
 /** The plugin options the hub and the event router read (see options.ts for their documentation). */
 export interface HubOptions extends RouterOptions, ExpiryOptions {
+  /** Keep counters for metrics. */
+  metrics: unknown
   rateLimit: RateLimitSettings & { onMessageLimit: 'reject' | 'close' }
   events: boolean
   inboxLimit: number
@@ -65,6 +68,8 @@ export class Hub implements SessionOwner, LocalSessions {
   private readonly log: FastifyBaseLogger
   private readonly expiry: Expiry
   readonly limits: RateLimits
+  /** Counters, when the `metrics` option is on. */
+  readonly meter: Meter | null
   private adapter: Adapter = new MemoryAdapter()
   private rawHandler: RawHandler | null = null
   private drained: (() => void) | null = null
@@ -76,6 +81,7 @@ export class Hub implements SessionOwner, LocalSessions {
     this.router = new Router(options, this.channels)
     this.expiry = new Expiry(options, () => [...this.sessions.values()])
     this.limits = new RateLimits(options.rateLimit)
+    this.meter = options.metrics !== false && options.metrics !== undefined ? new Meter() : null
     this.adapter.init(this)
   }
 
@@ -112,7 +118,9 @@ export class Hub implements SessionOwner, LocalSessions {
       events: this.options.events,
       inboxLimit: this.options.inboxLimit,
       limiter: this.limits.messageBucket(),
+      meter: this.meter,
     })
+    if (this.meter !== null) this.meter.opened[session.kind]++
     this.sessions.set(session.id, session)
     const key = principalKey(init.principal)
     if (key !== null) this.perPrincipal.set(key, (this.perPrincipal.get(key) ?? 0) + 1)
@@ -212,6 +220,7 @@ export class Hub implements SessionOwner, LocalSessions {
   /** A WebSocket session over its message rate: refuse the message, or close the session. */
   overLimit (session: Session, message: string | Buffer | Record<string, unknown>): void {
     this.limits.counts.messages++
+    if (this.meter !== null) this.meter.dropped['rate-limited']++
     if (this.options.rateLimit.onMessageLimit === 'close') {
       session.log.info('webchannel: message rate exceeded; closing')
       session.transport.close(CloseCode.POLICY_VIOLATION, 'Rate limit exceeded', 'error')
@@ -235,6 +244,7 @@ export class Hub implements SessionOwner, LocalSessions {
     this.channels.leaveAll(session)
     this.router.ended(session)
     this.expiry.forget(session)
+    this.meter?.end(session.kind, reason)
     this.sessions.delete(session.id)
     const key = principalKey(session.principal)
     if (key !== null) {

@@ -7,6 +7,7 @@ import type { Hub, RawHandler, SessionInfo } from '../hub/hub.js'
 import type { RateLimitCounts } from '../hub/rate-limits.js'
 import type { Session } from '../session/session.js'
 import { asyncApiDocument, type AsyncApiOptions } from './asyncapi.js'
+import type { MetricsText } from './metrics.js'
 import { Broadcast, SessionTarget, type EventMap } from './targets.js'
 
 type MaybePromise<T> = T | Promise<T>
@@ -148,6 +149,18 @@ export class WebChannelApi {
    */
   stats (): { sessions: { websocket: number, webchannel: number }, records: Record<string, number> } {
     return this.hub.stats()
+  }
+
+  private metricsText: MetricsText | null = null
+
+  /** @internal */
+  setMetrics (text: MetricsText): void {
+    this.metricsText = text
+  }
+
+  /** This plugin's metrics in Prometheus text format (the `metrics` option turns them on). */
+  metrics (): Promise<string> {
+    return this.metricsText === null ? Promise.resolve('# fastify-webchannel: metrics are off (the metrics option)\n') : this.metricsText()
   }
 
   /** Every live session of this instance: transport, principal identity, age, queued bytes, channels. End one with `toSession(id).close()`. */

@@ -4,6 +4,7 @@ import { CloseCode, FST_WEBCHANNEL_SESSION_CLOSED } from '../errors.js'
 import { OutboundMessage, type EndReason, type Transport, type TransportKind, type TransportSink } from '../transports/transport.js'
 import { Inbox, type RawMessage } from './inbox.js'
 import type { Principal } from './principal.js'
+import type { Meter } from './meter.js'
 import type { TokenBucket } from './token-bucket.js'
 
 /** A handler attached to one session (`session.on`): (ctx, ...args), untyped: arguments come as sent. */
@@ -43,6 +44,8 @@ export interface SessionInit {
   inboxLimit: number
   /** The session's inbound message rate; null: unlimited. */
   limiter: TokenBucket | null
+  /** Counters, when metrics are on. */
+  meter: Meter | null
 }
 
 /** One channel of one session, as `session.of(name)` returns it. */
@@ -104,6 +107,7 @@ export class Session implements TransportSink {
   private inbox: Inbox | null = null
   private readonly inboxLimit: number
   private readonly limiter: TokenBucket | null
+  private readonly meter: Meter | null
   private end: { reason: EndReason, code: number, detail: string } | null = null
 
   constructor (init: SessionInit) {
@@ -117,6 +121,7 @@ export class Session implements TransportSink {
     this.events = init.events
     this.inboxLimit = init.inboxLimit
     this.limiter = init.limiter
+    this.meter = init.meter
   }
 
   /** Aborted when the session ends. */
@@ -168,8 +173,9 @@ export class Session implements TransportSink {
 
   /** Send a prepared message; false if the session is closed or the peer is too slow. */
   send (message: OutboundMessage): boolean {
-    if (this.end !== null) return false
-    return this.transport.send(message)
+    const ok = this.end === null && this.transport.send(message)
+    this.meter?.sent(this.kind, message.binary?.length ?? message.json.length, ok)
+    return ok
   }
 
   /** Emit an event on the main channel. */
@@ -269,6 +275,7 @@ export class Session implements TransportSink {
       this.owner.overLimit(this, message as string)
       return undefined
     }
+    this.meter?.received(this.kind, typeof message === 'string' ? message.length : 0)
     if (!this.events) {
       this.owner.raw(this, message)
       return undefined

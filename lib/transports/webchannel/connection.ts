@@ -182,6 +182,10 @@ export class WebChannelConnection implements Transport {
   /** A back-channel GET arrived: it replaces any older one and gets everything above its AID. */
   openBackChannel (req: BackChannelRequest): void {
     this.ack(req.aid)
+    // The client hung up while the app's hooks ran: nothing would ever tell
+    // us, and a dead GET must not stand in for a live one (the session would
+    // never expire).
+    if (req.res.destroyed || req.res.socket === null || req.res.socket.destroyed) return
     if (this.bc !== null) {
       const old = this.bc
       this.detachBackChannel()
