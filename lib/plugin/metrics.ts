@@ -33,8 +33,24 @@ export async function registerMetrics (hub: Hub, meter: Meter, option: true | { 
         read((labels, v) => this.set(labels, v))
       },
     }))
-  const kinds = ['websocket', 'webchannel'] as const
+  describeCounters(settable, hub, meter)
+  const handled = add(new prom.Histogram({
+    name: 'webchannel_handler_duration_seconds',
+    help: 'Time from dispatch to the end of the handler, by event and outcome.',
+    labelNames: ['event', 'outcome'],
+    buckets: HANDLER_BUCKETS,
+    registers: [],
+  }))
+  hub.router.timing = (event, ms, ok) => handled.observe({ event, outcome: ok ? 'ok' : 'error' }, ms / 1000)
+  return () => own.metrics()
+}
 
+type Settable = (name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, v: number) => void) => void) => unknown
+
+const kinds = ['websocket', 'webchannel'] as const
+
+/** Every counter and gauge, each read from the hub when scraped. */
+function describeCounters (settable: Settable, hub: Hub, meter: Meter): void {
   settable('webchannel_sessions', 'Sessions open now, by transport.', ['transport'], set => {
     const s = hub.stats().sessions
     for (const k of kinds) set({ transport: k }, s[k])
@@ -75,13 +91,4 @@ export async function registerMetrics (hub: Hub, meter: Meter, option: true | { 
       set({ transport: k, stat: 'max' }, max[k])
     }
   })
-  const handled = add(new prom.Histogram({
-    name: 'webchannel_handler_duration_seconds',
-    help: 'Time from dispatch to the end of the handler, by event and outcome.',
-    labelNames: ['event', 'outcome'],
-    buckets: HANDLER_BUCKETS,
-    registers: [],
-  }))
-  hub.router.timing = (event, ms, ok) => handled.observe({ event, outcome: ok ? 'ok' : 'error' }, ms / 1000)
-  return () => own.metrics()
 }
