@@ -29,8 +29,8 @@ export class WsConnection implements Transport {
   private why: EndReason | null = null
   /** The close frame we sent, reported even if the peer never answered it. */
   private sent: { code: number, reason: string } | null = null
-  /** Ping bookkeeping for the keepalive sweep. */
-  awaitingPong = false
+  /** The keepalive sweep whose ping this peer has not answered yet (0: none owed). */
+  pingRound = 0
   /** When the send buffer was last seen non-empty without draining (0: drained). */
   stalledSince = 0
   /** Bytes still queued from earlier turns when this turn's first frame was written. */
@@ -72,7 +72,7 @@ export class WsConnection implements Transport {
       // A rejected receive matters only to WebChannel acknowledgements; here it is already logged.
       sink.receive(buf.toString())?.catch(noop)
     })
-    socket.on('pong', () => { this.awaitingPong = false })
+    socket.on('pong', () => { this.pingRound = 0 })
     socket.on('close', (code: number, reason: Buffer) => {
       const why = this.why ?? 'client-close'
       if (this.sent !== null) sink.ended(why, this.sent.code, this.sent.reason)
