@@ -14,6 +14,8 @@ export interface Hostile {
   /** Every `n` event and raw message the app received, in order. */
   got: unknown[]
   ended: Array<{ session: Session, reason: EndReason, code: number, detail: string }>
+  /** Resolves with the first session end that satisfies `pred` (already seen, or when it comes). */
+  whenEnded: (pred: (e: Hostile['ended'][number]) => boolean) => Promise<Hostile['ended'][number]>
 }
 
 export const P = '/channel'
@@ -28,10 +30,24 @@ export const maps = (ofs: number, ...envs: unknown[]): string =>
 /** A server with an `echo` request, an `n` event and the raw hook recorded; short WebChannel timers. */
 export async function hostileServer (t: Test, options: WebChannelOptions = {}, setup?: (app: FastifyInstance, h: Hostile) => void | Promise<void>, pre?: (app: FastifyInstance) => void | Promise<void>): Promise<Hostile> {
   const h = { got: [], ended: [] } as unknown as Hostile
+  const waiters = new Set<() => void>()
+  h.whenEnded = (pred) => new Promise(resolve => {
+    const check = () => {
+      const e = h.ended.find(pred)
+      if (e === undefined) return
+      waiters.delete(check)
+      resolve(e)
+    }
+    waiters.add(check)
+    check()
+  })
   h.s = await startApp({
     ...options,
     webchannel: { keepaliveInterval: 2000, longPollTimeout: 300, gzip: false, ...options.webchannel },
-    onSessionEnd: (session, reason, code, detail) => { h.ended.push({ session, reason, code, detail }) },
+    onSessionEnd: (session, reason, code, detail) => {
+      h.ended.push({ session, reason, code, detail })
+      for (const w of [...waiters]) w()
+    },
   }, async app => {
     app.webchannel.on('echo', (_c, x: unknown) => x)
     app.webchannel.on('n', (_c, x: unknown) => { h.got.push(x) })
