@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib'
 import t from 'tap'
 import { Type } from 'typebox'
 import { parseFrames } from '../../lib/codecs/webchannel-framing.js'
-import { bc, enc, fwd, hostileServer, hs, maps, P, wcServes } from '../helpers/hostile.js'
+import { bc, enc, fwd, hostileServer, hs, maps, P, wcServes, pending } from '../helpers/hostile.js'
 import { handshake, request } from '../helpers/wc-raw.js'
 
 /** POST a chunked body of `total` bytes (no Content-Length) until the server answers; bounded. */
@@ -164,7 +164,7 @@ t.test('case 5: unknown or random SIDs: 400 "Unknown SID" after index 0, no sess
   await wcServes(t, h.origin)
 })
 
-t.test('case 5: the plugin never logs a whole SID', { todo: 'needs the plugin\'s own log lines (session open/end, no handler, errors: lib/session/session.ts, lib/hub/hub.ts, lib/plugin/*) to log a SID prefix instead of session.id; Fastify\'s own "incoming request" line (req.url with ?SID=) is the app\'s logger: document a req serializer that redacts SID in README' }, async t => {
+t.test('case 5: the plugin never logs a whole SID', pending('the plugin\'s own log lines (session open/end, no handler, errors: lib/session/session.ts, lib/hub/hub.ts, lib/plugin/*) to log a SID prefix instead of session.id; Fastify\'s own "incoming request" line (req.url with ?SID=) is the app\'s logger: document a req serializer that redacts SID in README'), async t => {
   const lines: string[] = []
   const { default: Fastify } = await import('fastify')
   const { default: webchannel } = await import('../../lib/index.js')
@@ -184,7 +184,7 @@ t.test('case 5: the plugin never logs a whole SID', { todo: 'needs the plugin\'s
   t.same(leaks.map(l => l.slice(0, 200)), [], 'no plugin log line carries a whole SID')
 })
 
-t.test('case 5: unknown SIDs are rate-limited per IP (429 with Retry-After)', { todo: 'needs a per-IP limit on requests naming an unknown SID in lib/plugin/webchannel-routes.ts (issue 17, rate limits; 300 in a row are all 400 today)' }, async t => {
+t.test('case 5: unknown SIDs are rate-limited per IP (429 with Retry-After)', pending('a per-IP limit on requests naming an unknown SID in lib/plugin/webchannel-routes.ts (issue 17, rate limits; 300 in a row are all 400 today)'), async t => {
   const h = await hostileServer(t)
   const statuses: number[] = []
   for (let i = 0; i < 300; i++) statuses.push((await request(h.origin, fwd(`unknown${i}`, 5), { body: 'count=0' })).status)
