@@ -51,7 +51,7 @@ export async function hostileServer (t: Test, options: WebChannelOptions = {}, s
   }, async app => {
     app.webchannel.on('echo', (_c, x: unknown) => x)
     app.webchannel.on('n', (_c, x: unknown) => { h.got.push(x) })
-    app.webchannel.onRaw((_session, m) => { h.got.push(typeof m === 'string' ? m : { ...m as object }) })
+    app.webchannel.onRaw((_session, m) => { h.got.push(typeof m === 'string' || Buffer.isBuffer(m) ? m : { ...m as object }) })
     await setup?.(app, h)
   }, pre)
   h.origin = `http://127.0.0.1:${h.s.port}`
