@@ -82,3 +82,20 @@ t.test('a peer that keeps writing past the limit and never reads is cut after a 
   const grown = process.memoryUsage().rss - rssBefore
   t.ok(grown < 64 * 1024 * 1024, `the discarded bytes were not buffered (RSS grew ${Math.round(grown / 1024 / 1024)} MiB)`)
 })
+
+t.test('a permessage-deflate inflate bomb is counted after decompression: 1009, default limit in the 64 KiB-1 MiB range', async t => {
+  const ended = new EndLog()
+  const s = await startApp({ onSessionEnd: ended.hook, websocket: { perMessageDeflate: true } })
+  t.teardown(() => s.app.close())
+  const c = await connectWs(s.wsUrl, { perMessageDeflate: true })
+  t.ok(c.ws.extensions.includes('permessage-deflate'), 'deflate negotiated')
+  // 8 MiB of zeros deflate to a few KiB on the wire.
+  c.ws.send('0'.repeat(8 * 1024 * 1024))
+  t.equal((await c.closed)[0], 1009)
+  t.equal((await ended.count(1))[0].code, 1009)
+  const under = await connectWs(s.wsUrl, { perMessageDeflate: true })
+  under.ws.send(JSON.stringify({ i: 1, a: ['nobody', '0'.repeat(1024 * 1024 - 100)] }))
+  const reply = await new Promise<any>(resolve => under.ws.once('message', d => resolve(JSON.parse(d.toString()))))
+  t.equal(reply.i, 1, 'just under 1 MiB inflated is accepted (the default limit is 1 MiB, not ws\'s 100 MiB)')
+  under.ws.close()
+})
