@@ -48,5 +48,11 @@ t.test('untyped client: any event name, unknown payloads', async t => {
   c.on('whatever', (...args) => { expectType<Equal<typeof args, unknown[]>>(true) })
   c.close()
   t.equal(((await p.catch((e: unknown) => e)) as ClientError).code, 'WEBCHANNEL_CLIENT_CLOSED')
-  t.equal(typeof typed, 'function')
+})
+
+t.test('typed client at run time: a request on a client that cannot connect rejects with a ClientError', async t => {
+  // Runs the typed checks' code too, so it is exercised, not only compiled.
+  const err = await typed().then(() => null, (e: unknown) => e)
+  t.ok(err instanceof Error, 'rejected with an Error')
+  t.match((err as ClientError).code, /^WEBCHANNEL_/, `a coded ClientError (${(err as ClientError).code})`)
 })

@@ -62,17 +62,29 @@ t.test('two instances share channels, sessions and broadcasts through Redis', as
 })
 
 t.test('instances with different keys do not hear each other', async t => {
-  const one = await instance(t, 'fwc-test-' + randomBytes(6).toString('hex'))
-  const two = await instance(t, 'fwc-test-' + randomBytes(6).toString('hex'))
+  const keyOne = 'fwc-test-' + randomBytes(6).toString('hex')
+  const keyTwo = 'fwc-test-' + randomBytes(6).toString('hex')
+  const one = await instance(t, keyOne)
+  const two = await instance(t, keyTwo)
+  // A third instance on two's key: its emits reach two only through Redis.
+  const three = await instance(t, keyTwo)
+  const observer = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true })
+  await observer.connect()
+  t.teardown(() => observer.disconnect())
+  await observer.psubscribe('*')
   const b = await connectWs(two.wsUrl)
   await b.wrapper.request('subscribe', 'room:y')
-  let stray = 0
-  b.wrapper.of('room:y').on('said', () => { stray++ })
-  one.app.webchannel.to('room:y').emit('said', 'lost')
-  // Prove the bus is live for instance two, and that nothing arrived before.
-  const own = new Promise(resolve => b.wrapper.of('room:y').once('mine', resolve))
-  two.app.webchannel.to('room:y').emit('mine', 'ok')
-  t.equal(await own, 'ok')
-  t.equal(stray, 0)
+  const heard: string[] = []
+  b.wrapper.of('room:y').on('said', (text: string) => { heard.push(text) })
+  // Wait until one's message is on the bus, then send a probe through Redis on two's key:
+  // Redis delivers in publish order, so a leak would reach b before the probe.
+  const lost = 'lost-' + randomBytes(6).toString('hex')
+  const published = new Promise<string>(resolve => observer.on('pmessage', (_p: string, channel: string, message: string) => { if (message.includes(lost)) resolve(channel) }))
+  one.app.webchannel.to('room:y').emit('said', lost)
+  t.equal(await published, keyOne, 'one published on its own key')
+  const probe = new Promise(resolve => b.wrapper.of('room:y').on('said', (text: string) => { if (text === 'probe') resolve(text) }))
+  three.app.webchannel.to('room:y').emit('said', 'probe')
+  t.equal(await probe, 'probe', 'the bus is live for two (a message through Redis on its key arrived)')
+  t.same(heard, ['probe'], 'and nothing from the other key arrived before it')
   b.ws.close()
 })

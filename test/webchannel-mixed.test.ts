@@ -26,7 +26,12 @@ t.test('a WebSocket client and a WebChannel client exchange messages through one
   const wrapper = new (WebSocketWrapper as unknown as new (ws: WebSocket) => Wrapper)(ws)
   await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
   const wsGot: unknown[][] = []
-  wrapper.of('room').on('said', (...args) => { wsGot.push(args) })
+  let gotTwo!: () => void
+  const wsGotTwo = new Promise<void>(resolve => { gotTwo = resolve })
+  wrapper.of('room').on('said', (...args) => {
+    wsGot.push(args)
+    if (wsGot.length === 2) gotTwo()
+  })
   t.equal(await wrapper.request('subscribe', 'room'), true)
 
   const wc = openChannel(s.url, { sendRawJson: true })
@@ -47,7 +52,7 @@ t.test('a WebSocket client and a WebChannel client exchange messages through one
     { c: 'room', a: ['said', 'webchannel', 'from wc 😀'] },
     { c: 'room', a: ['said', 'websocket', 'from ws ü'] },
   ])
-  await new Promise<void>(resolve => { const iv = setInterval(() => { if (wsGot.length >= 2) { clearInterval(iv); resolve() } }, 5) })
+  await wsGotTwo
   t.same(wsGot, [['webchannel', 'from wc 😀'], ['websocket', 'from ws ü']])
   t.same(wc.messages.find(m => (m as { i?: number }).i === 2), { i: 2, d: 'sent' })
 

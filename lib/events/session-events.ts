@@ -14,6 +14,8 @@ interface PendingRequest {
 
 /** Fields of a client's error reply that become the Error's own; the rest go under `details`. */
 const KNOWN_ERROR_FIELDS = new Set(['message', 'code', 'name', 'stack'])
+/** Keys dropped outright: an app that spreads `details` into an object would have its prototype replaced. */
+const POISONED_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 
 /**
  * The event layer's state for one session: the handlers it registered for
@@ -108,7 +110,7 @@ export class SessionEvents {
   /**
    * The client refused request `id`. The rejection is always a real Error:
    * known fields are copied by name, everything else goes under `details`,
-   * defined rather than assigned so a `__proto__` key stays a plain key.
+   * except `__proto__`, `constructor` and `prototype`, which are dropped.
    */
   reject (id: number, error: unknown): void {
     const p = this.settle(id)
@@ -142,7 +144,7 @@ export function clientError (e: unknown): Error & { code?: string, details?: Rec
   if (typeof fields.code === 'string') err.code = fields.code
   let details: Record<string, unknown> | null = null
   for (const key of Object.keys(fields)) {
-    if (KNOWN_ERROR_FIELDS.has(key)) continue
+    if (KNOWN_ERROR_FIELDS.has(key) || POISONED_KEYS.has(key)) continue
     details ??= {}
     Object.defineProperty(details, key, { value: fields[key], enumerable: true, writable: true, configurable: true })
   }

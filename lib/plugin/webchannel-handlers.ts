@@ -20,6 +20,7 @@ export type WcRequest = FastifyRequest & { [kExtraHeaders]?: Record<string, stri
 
 const invalid = (message: string) => refusal(HttpRefusal.INVALID_REQUEST, 'Invalid WebChannel request: ' + message)
 const AID_AHEAD = invalid('AID is ahead of the last array sent')
+const OVERFLOW = invalid('too many messages held out of order for this session')
 
 /**
  * The bind route's handler: classify the request, hand it to the transport's
@@ -112,6 +113,7 @@ export class BindHandler {
     const r = await this.sessions.forward(req.sid, this.principalOf(request), req.aid, body.maps)
     if (r === 'unknown-sid') return this.unknownSid(request, reply)
     if (r === 'aid-ahead') return sendRefusal(reply, AID_AHEAD)
+    if (r === 'overflow') return sendRefusal(reply, OVERFLOW)
     if (typeof r === 'object' && 'retryAfter' in r) return sendRefusal(reply, refusal(HttpRefusal.RATE_LIMITED, 'Too many messages', r.retryAfter))
     // Not acknowledged, as an HTTP answer a proxy passes on (a dropped
     // connection becomes a 502 there): the client resends the same RID and

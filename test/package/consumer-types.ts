@@ -42,7 +42,7 @@ app.webchannel.channel('room:*', { authorize: (s: Session, room: string) => room
 app.webchannel.on('chat.send', events['chat.send'], (ctx, msg) => {
   const room: string = msg.room
   if (msg.text === '') throw new WireError(WireErrorCode.VALIDATION, 'empty', { room })
-  app.webchannel.emit('room:' + room, 'chat.message', { from: ctx.principal?.name, text: msg.text })
+  app.webchannel.to('room:' + room).emit('chat.message', { from: ctx.principal?.name, text: msg.text })
   return { id: 'x', ts: Date.now() }
 })
 export const adapter: typeof RedisAdapter = RedisAdapter

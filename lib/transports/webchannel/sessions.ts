@@ -25,7 +25,7 @@ export interface Handshake {
 }
 
 /** How a forward POST or back-channel GET ends, for the route to answer. */
-export type Refused = 'unknown-sid' | 'aid-ahead'
+export type Refused = 'unknown-sid' | 'aid-ahead' | 'overflow'
 export type ForwardResult = ForwardStatus | Refused | 'retry' | { retryAfter: number }
 
 /**
@@ -88,13 +88,15 @@ export class WebChannelSessions {
     const wait = conn.admit(maps)
     if (wait > 0) return { retryAfter: wait }
     const outcome = await conn.submit(maps)
+    // Too much held out of order for this session: refused at once, nothing of it kept.
+    if (outcome === 'overflow') return 'overflow'
     // Not acknowledged: the client resends the same maps; the ones already delivered are skipped.
     if (outcome !== 'accepted') return 'retry'
     return conn.status()
   }
 
   /** A back-channel GET: the connection to hand the response to, or why not. */
-  backChannel (sid: string, principal: unknown, aid: number | null): WebChannelConnection | Refused {
+  backChannel (sid: string, principal: unknown, aid: number | null): WebChannelConnection | 'unknown-sid' | 'aid-ahead' {
     const conn = this.lookup(sid, principal)
     if (conn === null) return 'unknown-sid'
     if (aid !== null && aid > conn.lastSent) return 'aid-ahead'

@@ -7,16 +7,25 @@ export interface KeepaliveOptions {
 }
 
 /**
- * One timer for all WebSocket connections (not one per socket): every
- * `pingInterval` each connection is pinged; one that has not answered within
- * `pongTimeout` is terminated as dead, and so is one whose send buffer has not
- * drained for `writeTimeout`.
+ * One sweep timer for all WebSocket connections (not one per socket): every
+ * `pingInterval` each connection not already awaiting a pong is pinged; one
+ * whose send buffer has not drained for `writeTimeout` is terminated.
+ *
+ * Pong deadlines are per ping: each sweep that pinged arms one timer, due
+ * `pongTimeout` later, which terminates only the peers pinged by that sweep
+ * and still silent. A shared deadline would also cut peers pinged a moment
+ * before it fired (whenever `pongTimeout` is a multiple of `pingInterval`
+ * both fall due together). A silent peer is cut at most
+ * `pingInterval + pongTimeout` after its last answer.
  */
 export class Keepalive {
   private readonly conns = new Set<WsConnection>()
   private readonly options: KeepaliveOptions
   private pingTimer: NodeJS.Timeout | null = null
-  private pongTimer: NodeJS.Timeout | null = null
+  /** Pong deadlines of the sweeps still within `pongTimeout`. */
+  private readonly deadlines = new Set<NodeJS.Timeout>()
+  /** Sweeps so far; a connection's `pingRound` names the sweep whose ping it owes. */
+  private round = 0
 
   constructor (options: KeepaliveOptions) {
     this.options = options
@@ -37,13 +46,15 @@ export class Keepalive {
 
   stop (): void {
     if (this.pingTimer !== null) clearInterval(this.pingTimer)
-    if (this.pongTimer !== null) clearTimeout(this.pongTimer)
     this.pingTimer = null
-    this.pongTimer = null
+    for (const timer of this.deadlines) clearTimeout(timer)
+    this.deadlines.clear()
   }
 
   private sweep (): void {
     const now = Date.now()
+    const round = ++this.round
+    let pinged = false
     for (const conn of this.conns) {
       if (conn.socket.readyState !== 1) continue
       if (conn.bufferedAmount > 0) {
@@ -55,17 +66,24 @@ export class Keepalive {
       } else {
         conn.stalledSince = 0
       }
-      conn.awaitingPong = true
+      // Still owing an earlier ping: its own deadline judges it; a new ping
+      // would only move that deadline away.
+      if (conn.pingRound !== 0) continue
+      conn.pingRound = round
       conn.socket.ping()
+      pinged = true
     }
-    if (this.pongTimer === null) {
-      this.pongTimer = setTimeout(() => {
-        this.pongTimer = null
-        for (const conn of this.conns) {
-          if (conn.awaitingPong && conn.socket.readyState === 1) conn.terminate('timeout')
-        }
-      }, this.options.pongTimeout)
-      this.pongTimer.unref()
-    }
+    if (pinged) this.armDeadline(round)
+  }
+
+  private armDeadline (round: number): void {
+    const timer = setTimeout(() => {
+      this.deadlines.delete(timer)
+      for (const conn of this.conns) {
+        if (conn.pingRound === round && conn.socket.readyState === 1) conn.terminate('timeout')
+      }
+    }, this.options.pongTimeout)
+    timer.unref()
+    this.deadlines.add(timer)
   }
 }

@@ -5,6 +5,9 @@ import { encodeBinaryFrame, encodeTextFrame } from '../../codecs/ws-frame.js'
 import type { EndReason, OutboundMessage, Transport, TransportSink } from '../transport.js'
 import { corkForThisTurn } from './write-batch.js'
 
+/** How long a peer that broke the protocol may take to finish the close handshake (ms). */
+const ERROR_CLOSE_GRACE = 1500
+
 export interface WsConnectionOptions {
   /** Bytes queued before the slow-consumer policy closes with 1013. */
   maxBufferedBytes: number
@@ -29,10 +32,12 @@ export class WsConnection implements Transport {
   private why: EndReason | null = null
   /** The close frame we sent, reported even if the peer never answered it. */
   private sent: { code: number, reason: string } | null = null
-  /** Ping bookkeeping for the keepalive sweep. */
-  awaitingPong = false
+  /** The keepalive sweep whose ping this peer has not answered yet (0: none owed). */
+  pingRound = 0
   /** When the send buffer was last seen non-empty without draining (0: drained). */
   stalledSince = 0
+  /** Cuts a connection whose close handshake after a protocol error takes too long. */
+  private graceTimer: NodeJS.Timeout | null = null
   /** Bytes still queued from earlier turns when this turn's first frame was written. */
   private backlog = 0
   private readonly log: FastifyBaseLogger
@@ -51,12 +56,29 @@ export class WsConnection implements Transport {
     this.onClosed = onClosed
     this.deflate = socket.extensions.includes('permessage-deflate')
     // ws reports protocol violations (oversize, bad UTF-8, bad frames) and
-    // socket errors here, after it has sent its close frame if it could.
+    // send failures here, after it has sent its close frame (1009, 1007, …)
+    // and half-closed the socket. Cutting it now would reset the connection
+    // while the peer is still writing the offending frame, and the RST
+    // discards our close frame at the peer (it sees 1006). So let the close
+    // handshake finish: ws keeps the socket flowing with no data listener
+    // (what arrives is discarded, nothing is buffered), and the connection is
+    // cut only if the peer has not closed within the grace period.
     socket.on('error', (err: Error) => {
       if (this.why === null) this.why = 'error'
       this.log.info({ err }, 'webchannel: websocket error')
-      socket.terminate()
+      // Report the code ws sent: the peer's answer is never read (1006).
+      const code = wsCloseCode(err)
+      if (code !== null && this.sent === null) this.sent = { code, reason: '' }
+      this.cutAfterGrace()
     })
+  }
+
+  private cutAfterGrace (): void {
+    if (this.graceTimer !== null || this.socket.readyState === 3) return
+    this.tcp.resume()
+    this.graceTimer = setTimeout(() => this.socket.terminate(), ERROR_CLOSE_GRACE)
+    this.graceTimer.unref()
+    this.socket.once('close', () => { if (this.graceTimer !== null) clearTimeout(this.graceTimer) })
   }
 
   /** Wire the socket's events to the session. */
@@ -72,7 +94,7 @@ export class WsConnection implements Transport {
       // A rejected receive matters only to WebChannel acknowledgements; here it is already logged.
       sink.receive(buf.toString())?.catch(noop)
     })
-    socket.on('pong', () => { this.awaitingPong = false })
+    socket.on('pong', () => { this.pingRound = 0 })
     socket.on('close', (code: number, reason: Buffer) => {
       const why = this.why ?? 'client-close'
       if (this.sent !== null) sink.ended(why, this.sent.code, this.sent.reason)
@@ -132,3 +154,10 @@ export class WsConnection implements Transport {
 }
 
 function noop (): void {}
+
+/** The close code ws sent for a protocol error (1002, 1007, 1009), kept under its own symbol. */
+function wsCloseCode (err: Error): number | null {
+  const key = Object.getOwnPropertySymbols(err).find(s => s.description === 'status-code')
+  const code = key === undefined ? undefined : (err as unknown as Record<symbol, unknown>)[key]
+  return typeof code === 'number' ? code : null
+}
