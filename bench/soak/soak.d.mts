@@ -1,0 +1,50 @@
+export interface Snapshot {
+  heapUsed: number
+  external: number
+  rss: number
+  /** Every live Timeout, ref'd or not. */
+  timers: number
+  refTimers: number
+  /** Open TCP sockets of the server process (the listening one is not among them). */
+  sockets: number
+  stats: { sessions: { websocket: number, webchannel: number }, records: Record<string, number> }
+  ended: Record<string, number>
+}
+
+export interface SoakReport {
+  sessions: number
+  slow: number
+  batch: number
+  concurrency: number
+  addresses: number
+  /** Clients that failed; `late`: WebChannel clients that came back after their session expired. */
+  errors: Record<string, { webchannel: number, websocket: number, slow: number, late: number, first?: string }>
+  baseline: Snapshot
+  peak: Snapshot & { sampledHeapUsed: number, sampledSessions: number, sampledTimers: number }
+  /** While the slow readers' clients still hold their connections, never reading. */
+  slowHeld: Snapshot & { ms: number, sessionsGone: boolean }
+  slowRounds: number
+  mutedNotCut: number
+  cleanedUp: boolean
+  cleanupMs: number
+  loadMs: number
+  totalMs: number
+  after: Snapshot
+  heapGrowth: number
+  ended: Record<string, number>
+}
+
+export interface SoakOptions {
+  sessions?: number
+  slow?: number
+  batch?: number
+  concurrency?: number
+  addresses?: number
+  warmup?: number
+  serverOptions?: Record<string, unknown>
+  cleanupDeadline?: number
+  log?: (line: string) => void
+}
+
+export function soak (options?: SoakOptions): Promise<SoakReport>
+export function mb (bytes: number): string
