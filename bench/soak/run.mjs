@@ -15,6 +15,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '500' },
     concurrency: { type: 'string', default: '100' },
     addresses: { type: 'string', default: '8' },
+    'session-timeout': { type: 'string', default: '2000' },
     json: { type: 'string' },
   },
 })
@@ -25,6 +26,9 @@ const report = await soak({
   batch: Number(values.batch),
   concurrency: Number(values.concurrency),
   addresses: Number(values.addresses),
+  // Longer than the load: every WebChannel session is live at the peak.
+  serverOptions: { webchannel: { sessionTimeout: Number(values['session-timeout']) } },
+  cleanupDeadline: Math.max(60_000, 3 * Number(values['session-timeout'])),
   log: (line) => console.log(line),
 })
 if (values.json !== undefined) writeFileSync(values.json, JSON.stringify(report, null, 2) + '\n')
@@ -36,7 +40,12 @@ const checks = [
   [`sockets back to baseline (${baseline.sockets} → ${after.sockets})`, after.sockets <= baseline.sockets],
   [`heap after GC within 10 % (${mb(baseline.heapUsed)} → ${mb(after.heapUsed)}, ${(report.heapGrowth * 100).toFixed(1)} %)`, report.heapGrowth <= 0.10],
   [`every muted WebSocket cut by the server (${report.mutedNotCut} not)`, report.mutedNotCut === 0],
+  ['the warm-up cleaned up before the baseline', report.warmupCleanedUp],
 ]
+// Known, not fixed yet (test/soak.test.ts marks it todo): reported, not failed.
+const todo = report.slowloris === undefined
+  ? []
+  : [[`unread back channels' sockets freed once their sessions ended (${report.slowloris.sockets} held, heap ${mb(report.slowloris.heapUsed)})`, report.slowloris.socketsFreed]]
 console.log(`
 ${report.sessions} WebChannel sessions + ${report.sessions} WebSocket connections + ${report.slow} slow readers, batches of ${report.batch} (${report.concurrency} at once), ${report.addresses} source addresses
 load ${(report.loadMs / 1000).toFixed(1)} s, cleanup ${(report.cleanupMs / 1000).toFixed(1)} s, total ${(report.totalMs / 1000).toFixed(1)} s
@@ -51,4 +60,5 @@ for (const [what, pass] of checks) {
   console.log(`${pass ? 'ok    ' : 'FAILED'} ${what}`)
   ok &&= pass
 }
+for (const [what, pass] of todo) console.log(`${pass ? 'ok    ' : 'TODO  '} ${what}`)
 process.exitCode = ok ? 0 : 1

@@ -10,7 +10,8 @@ const defaults: WebChannelOptions = {
   // One IP opens thousands of sessions a second.
   rateLimit: { messages: false, sessionsPerIp: false, sessionsPerPrincipal: false, unknownSidPerIp: false },
   websocket: { pingInterval: 500, pongTimeout: 500, writeTimeout: 1000, maxBufferedBytes: 256 * 1024 },
-  webchannel: { sessionTimeout: 2000, keepaliveInterval: 1000, maxPendingBytes: 512 * 1024 },
+  // maxPendingBytes stays at its default (8 MiB): a back channel may carry more than loopback's socket buffers take.
+  webchannel: { sessionTimeout: 2000, keepaliveInterval: 1000 },
 }
 const extra = JSON.parse(process.env.SOAK_OPTIONS ?? '{}') as WebChannelOptions
 const options: WebChannelOptions = {

@@ -25,6 +25,9 @@ export interface SoakReport {
   slowHeld: Snapshot & { ms: number, sessionsGone: boolean }
   slowRounds: number
   mutedNotCut: number
+  warmupCleanedUp: boolean
+  /** Unread back channels after their sessions ended (absent when skipped). */
+  slowloris?: Snapshot & { readers: number, failed: number, size: number, sessionsGone: boolean, socketsFreed: boolean, waitedMs: number }
   cleanedUp: boolean
   cleanupMs: number
   loadMs: number
@@ -43,6 +46,7 @@ export interface SoakOptions {
   warmup?: number
   serverOptions?: Record<string, unknown>
   cleanupDeadline?: number
+  slowlorisReaders?: { readers: number, size: number } | null
   log?: (line: string) => void
 }
 
