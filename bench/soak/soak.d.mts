@@ -46,7 +46,7 @@ export interface SoakOptions {
   warmup?: number
   serverOptions?: Record<string, unknown>
   cleanupDeadline?: number
-  slowlorisReaders?: { readers: number, size: number } | null
+  slowlorisReaders?: { readers: number, size: number, grace?: number } | null
   log?: (line: string) => void
 }
 
