@@ -25,7 +25,6 @@ export interface SoakReport {
   slowHeld: Snapshot & { ms: number, sessionsGone: boolean }
   slowRounds: number
   mutedNotCut: number
-  warmupCleanedUp: boolean
   /** Unread back channels after their sessions ended (absent when skipped). */
   slowloris?: Snapshot & { readers: number, failed: number, size: number, sessionsGone: boolean, socketsFreed: boolean, waitedMs: number }
   cleanedUp: boolean

@@ -248,8 +248,14 @@ export async function waitFor (server, done, deadlineMs, everyMs = 200) {
   return { snap, ms: Date.now() - started, ok: done(snap) }
 }
 
+/**
+ * Nothing left beyond `base`: no session or record, and no more sockets or
+ * timers. Waiting for the timers too lets short ones run out (a 1013 close
+ * arms a 1 s terminate that outlives the socket); one that stays fails the deadline.
+ */
 const idle = (base) => (s) => s.stats.sessions.websocket === 0 && s.stats.sessions.webchannel === 0 &&
-  Object.values(s.stats.records).every(n => n === 0) && (s.resources.TCPSocketWrap ?? 0) <= (base?.resources.TCPSocketWrap ?? 0)
+  Object.values(s.stats.records).every(n => n === 0) &&
+  (s.resources.TCPSocketWrap ?? 0) <= (base.resources.TCPSocketWrap ?? 0) && s.timers <= base.timers
 
 /**
  * Open `count` slow readers (half WebSocket, half WebChannel), make the server
@@ -315,6 +321,8 @@ export async function soak ({
   const fanout = { count: 40, size: 64 * 1024, everyMs: 250, maxRounds: 40 }
   const report = { sessions, slow, batch, concurrency, addresses, errors: {} }
   try {
+    // The server before any traffic: the warm-up must get back to it.
+    const initial = await server.call('stats')
     // Warm up every path (JIT, lazily built caches, pools) before the baseline.
     const cycle = async (n, slowN, label) => {
       const cuts = []
@@ -328,9 +336,8 @@ export async function soak ({
     for (const c of warm.slowOnes.clients) c.close()
     await Promise.all(warm.cuts)
     // A baseline with sessions still live would make every later check pass: stop here.
-    const warmed = await waitFor(server, idle(null), cleanupDeadline)
+    const warmed = await waitFor(server, idle(initial), cleanupDeadline)
     if (!warmed.ok) throw new Error(`the warm-up was not cleaned up within ${cleanupDeadline} ms: ${JSON.stringify(warmed.snap.stats)}, ${warmed.snap.timers} timers`)
-    report.warmupCleanedUp = true
     const baseline = await server.call('probe')
     report.baseline = pick(baseline)
     log(`baseline: heap ${mb(baseline.heapUsed)}, timers ${baseline.timers}, sockets ${baseline.resources.TCPSocketWrap ?? 0}`)
