@@ -26,6 +26,12 @@ const ended: Record<string, number> = {}
 options.onSessionEnd = (_session, reason) => { ended[reason] = (ended[reason] ?? 0) + 1 }
 
 const app = Fastify({ logger: false })
+// An async hook, as an app's authentication is: `x-soak-delay` makes it take
+// that long, so that a client can hang up while it runs (the hang-up phase).
+app.addHook('onRequest', async (request) => {
+  const delay = Number(request.headers['x-soak-delay'] ?? 0)
+  if (delay > 0) await new Promise(resolve => setTimeout(resolve, Math.min(delay, 5000)))
+})
 await app.register(webchannel, options)
 app.webchannel.channel('room:*')
 app.webchannel.on('echo', (_ctx, x: unknown) => x)

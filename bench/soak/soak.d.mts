@@ -27,6 +27,8 @@ export interface SoakReport {
   mutedNotCut: number
   /** Unread back channels after their sessions ended (absent when skipped). */
   slowloris?: Snapshot & { readers: number, failed: number, size: number, sessionsGone: boolean, socketsFreed: boolean, waitedMs: number }
+  /** Streaming GETs and WebSocket upgrades cut while the app's async hook ran (absent when skipped). */
+  hangups?: Snapshot & { count: number, failed: number, sessionsGone: boolean, waitedMs: number }
   cleanedUp: boolean
   cleanupMs: number
   loadMs: number
@@ -46,6 +48,7 @@ export interface SoakOptions {
   serverOptions?: Record<string, unknown>
   cleanupDeadline?: number
   slowlorisReaders?: { readers: number, size: number, grace?: number } | null
+  hangupClients?: { count: number, delay: number, cutAfter: number } | null
   log?: (line: string) => void
 }
 

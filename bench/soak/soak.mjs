@@ -83,11 +83,15 @@ function post (target, path, body) {
   })
 }
 
-/** A back-channel GET; resolves once its first bytes arrived (streaming) or, with `early`, once the request is written. */
-function backChannel (target, sid, aid, ci, early = false) {
+/**
+ * A back-channel GET; resolves once its first bytes arrived (streaming) or,
+ * with `early`, once the request is written. `headers['x-soak-delay']` makes
+ * the server's async hook take that long.
+ */
+function backChannel (target, sid, aid, ci, early = false, headers = {}) {
   return new Promise((resolve, reject) => {
     const path = `${PREFIX}?VER=8&RID=rpc&SID=${sid}&AID=${aid}&CI=${ci}&TYPE=xmlhttp&zx=z&t=1`
-    const req = http.request({ host: '127.0.0.1', port: target.port, localAddress: target.localAddress, path, agent: false }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port: target.port, localAddress: target.localAddress, path, agent: false, headers }, (res) => {
       if (res.statusCode !== 200) {
         let text = ''
         res.on('data', (c) => { text += c })
@@ -294,6 +298,30 @@ async function slowloris (server, targets, base, { readers, size, deadline, grac
 }
 
 /**
+ * Clients that hang up while the app's async hook runs: a streaming GET and a
+ * WebSocket upgrade, each cut `cutAfter` ms into a `delay` ms hook. Their
+ * sessions must be gone within sessionTimeout like any abandoned one.
+ */
+async function hangups (server, targets, { count, delay, cutAfter, deadline }) {
+  const headers = { 'x-soak-delay': String(delay) }
+  const cutSoon = (destroy) => new Promise(resolve => setTimeout(() => { destroy(); resolve() }, cutAfter))
+  const wc = await inBatches(count, count, async (k) => {
+    const { sid, aid } = await handshake(targets(k), 200_000 + k)
+    const { req } = await backChannel(targets(k), sid, aid, 0, true, headers)
+    await cutSoon(() => req.destroy())
+  })
+  const ws = await inBatches(count, count, async (k) => {
+    const socket = new WebSocket(`ws://127.0.0.1:${targets(k).port}${PREFIX}/ws`, { localAddress: targets(k).localAddress, headers })
+    socket.on('error', () => {})
+    await cutSoon(() => socket.terminate())
+  })
+  // Let the hooks finish and the handlers run before judging.
+  await sleep(delay)
+  const gone = await waitFor(server, (s) => s.stats.sessions.webchannel === 0 && s.stats.sessions.websocket === 0 && Object.values(s.stats.records).every(n => n === 0), deadline)
+  return { count, failed: wc.failed + ws.failed, sessionsGone: gone.ok, waitedMs: gone.ms, ...pick(gone.snap) }
+}
+
+/**
  * The whole soak. Returns the figures; throws when the server cannot be
  * started, stops answering, or the warm-up is not cleaned up (no baseline).
  */
@@ -310,6 +338,8 @@ export async function soak ({
   cleanupDeadline = 60_000,
   // null: skip the slowloris phase.
   slowlorisReaders = { readers: 5, size: 6 * 1024 * 1024 },
+  // null: skip the hang-up phase.
+  hangupClients = { count: 10, delay: 300, cutAfter: 50 },
   log = () => {},
 } = {}) {
   const started = Date.now()
@@ -399,6 +429,12 @@ export async function soak ({
       const deadline = 3 * (serverOptions.webchannel?.sessionTimeout ?? 2000) + 5000
       report.slowloris = await slowloris(server, targets, report.after, { ...slowlorisReaders, deadline })
       log(`slowloris: ${report.slowloris.readers} unread back channels, sessions gone ${report.slowloris.sessionsGone}, server sockets ${report.slowloris.sockets} (baseline ${baseline.resources.TCPSocketWrap ?? 0}), heap ${mb(report.slowloris.heapUsed)}`)
+    }
+    // Last: what it leaves behind would outlast any later check.
+    if (hangupClients !== null) {
+      const deadline = (serverOptions.webchannel?.sessionTimeout ?? 2000) + 5000
+      report.hangups = await hangups(server, targets, { ...hangupClients, deadline })
+      log(`hang-ups during an async hook: ${report.hangups.count} + ${report.hangups.count}, sessions gone ${report.hangups.sessionsGone} after ${report.hangups.waitedMs} ms, stats ${JSON.stringify(report.hangups.stats)}, timers ${report.hangups.timers}`)
     }
     return report
   } finally {
