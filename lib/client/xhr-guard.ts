@@ -1,0 +1,121 @@
+// Closure's WebChannel client treats every HTTP status other than 200 as fatal
+// (the channel dies, no retry), but a 502/503/504 from a proxy in front of the
+// server says nothing about the session: it is a hop that failed. This wraps
+// each XMLHttpRequest closure makes so that such a status looks like a network
+// error (status 0), which closure retries with the same RID and maps. It also
+// reports every status it sees, so a 401/403 refusal can be told apart from a
+// network failure (closure's ERROR event carries no status).
+
+/** Statuses from a proxy or an overloaded server that a retry can cure. */
+export const RETRYABLE_STATUS: ReadonlySet<number> = new Set([500, 502, 503, 504])
+
+/** The part of XMLHttpRequest closure's XhrIo touches. */
+interface XhrLike {
+  readyState: number
+  status: number
+  statusText: string
+  responseText: string
+  response: unknown
+  responseType: string
+  withCredentials: boolean
+  timeout: number
+  onreadystatechange: (() => void) | null
+  open (method: string, url: string, async?: boolean): void
+  send (body?: unknown): void
+  abort (): void
+  setRequestHeader (name: string, value: string): void
+  getResponseHeader (name: string): string | null
+  getAllResponseHeaders (): string
+}
+
+export interface GuardHooks {
+  /** Every final or first status a request saw (before masking). */
+  onStatus (status: number, url: string): void
+}
+
+/** One request: forwards to the real one until a retryable status shows, then reports a network error once. */
+class GuardedXhr {
+  private readonly inner: XhrLike
+  private readonly hooks: GuardHooks
+  private masked = false
+  private reported = false
+  private url = ''
+  onreadystatechange: (() => void) | null = null
+
+  constructor (inner: XhrLike, hooks: GuardHooks) {
+    this.inner = inner
+    this.hooks = hooks
+    inner.onreadystatechange = () => this.changed()
+  }
+
+  get readyState (): number { return this.masked ? 4 : this.inner.readyState }
+  get status (): number { return this.masked ? 0 : this.inner.status }
+  get statusText (): string { return this.masked ? '' : this.inner.statusText }
+  get responseText (): string { return this.masked ? '' : this.inner.responseText }
+  get response (): unknown { return this.masked ? '' : this.inner.response }
+  get responseType (): string { return this.inner.responseType }
+  set responseType (v: string) { this.inner.responseType = v }
+  get withCredentials (): boolean { return this.inner.withCredentials }
+  set withCredentials (v: boolean) { this.inner.withCredentials = v }
+  get timeout (): number { return this.inner.timeout }
+  set timeout (v: number) { this.inner.timeout = v }
+
+  open (method: string, url: string, async = true): void {
+    this.url = url
+    this.inner.open(method, url, async)
+  }
+
+  send (body?: unknown): void { this.inner.send(body) }
+  abort (): void { if (!this.masked) this.inner.abort() }
+  setRequestHeader (name: string, value: string): void { this.inner.setRequestHeader(name, value) }
+  getResponseHeader (name: string): string | null { return this.masked ? null : this.inner.getResponseHeader(name) }
+  getAllResponseHeaders (): string { return this.masked ? '' : this.inner.getAllResponseHeaders() }
+
+  private changed (): void {
+    if (this.masked) return
+    const state = this.inner.readyState
+    if (state >= 2 && !this.reported) {
+      const status = this.inner.status
+      if (status > 0) {
+        this.reported = true
+        this.hooks.onStatus(status, this.url)
+        if (RETRYABLE_STATUS.has(status)) {
+          this.masked = true
+          // Stop reading the proxy's error page; closure sees readyState 4, status 0.
+          this.inner.onreadystatechange = null
+          this.inner.abort()
+        }
+      }
+    }
+    this.onreadystatechange?.()
+  }
+}
+
+/** The module's factory class: closure calls its one (minified) method to make each request. */
+interface FactoryClass { prototype: object }
+
+/**
+ * A factory closure accepts as `xmlHttpFactory`. Closure's minifier renamed
+ * the factory method, so its name is read from the module's own factory class
+ * (the one method on its prototype). `make` creates the real request.
+ * Returns null when the name cannot be found (a future wrapper build): the
+ * caller then leaves closure's default in place.
+ */
+export function guardedFactory (moduleFactory: FactoryClass | undefined, make: () => XhrLike, hooks: GuardHooks): object | null {
+  if (moduleFactory === undefined) return null
+  const proto = moduleFactory.prototype as Record<string, unknown>
+  const names = Object.getOwnPropertyNames(proto).filter(n => n !== 'constructor' && typeof proto[n] === 'function')
+  if (names.length !== 1) return null
+  // Inherit from the module's factory base so instanceof checks still hold.
+  const factory = Object.create(Object.getPrototypeOf(proto) as object) as Record<string, unknown>
+  factory[names[0]] = () => new GuardedXhr(make(), hooks)
+  return factory
+}
+
+/** The method of a factory instance that creates a request (see guardedFactory). */
+export function createWith (factory: object): () => XhrLike {
+  const proto = Object.getPrototypeOf(factory) as Record<string, unknown>
+  const name = Object.getOwnPropertyNames(proto).find(n => n !== 'constructor' && typeof proto[n] === 'function')
+  if (name === undefined) throw new Error('not an XmlHttpFactory')
+  return () => (factory as Record<string, () => XhrLike>)[name]()
+}
