@@ -1,0 +1,88 @@
+// The example app (buildApp) behind a real nginx, plus the page the Chromium
+// clients run in. Timeouts are shortened stand-ins: the plugin's keepalive,
+// long-poll hold, back-channel age and ping interval are set the way
+// docs/deployment.md says to set them for a proxy limit, scaled down so that
+// a few seconds stand for minutes of traffic.
+import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+import type { FastifyInstance } from 'fastify'
+import { buildApp, type AppOptions } from '../../../example-app/app.js'
+import { startNginx, type Nginx } from './nginx.js'
+import type { Setup } from './nginx-conf.js'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const require = createRequire(import.meta.url)
+
+/** Server options that fit a proxy read timeout of about 3 s (1/20 of nginx's 60 s default). */
+export const SHORT_CHANNEL: NonNullable<AppOptions['channel']> = {
+  websocket: { pingInterval: 700, pongTimeout: 1000 },
+  webchannel: { keepaliveInterval: 700, longPollTimeout: 700, backChannelMaxAge: 1500, sessionTimeout: 5000 },
+}
+
+export interface Stack {
+  app: FastifyInstance
+  nginx: Nginx
+  /** http(s)://127.0.0.1:<nginx port> */
+  origin: string
+  stop (): Promise<void>
+}
+
+let pageJs: Promise<string> | null = null
+
+function pageScript (): Promise<string> {
+  pageJs ??= build({
+    entryPoints: [join(here, '..', '..', 'fixtures', 'deploy-page.ts')],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    target: 'es2020',
+    logLevel: 'silent',
+  }).then(r => r.outputFiles[0].text)
+  return pageJs
+}
+
+export interface StackOptions {
+  proxy: Omit<Setup, 'upstreamPort' | 'listenPort' | 'tls'> & { tls?: boolean }
+  app?: AppOptions
+  /** Extra routes or handlers on the app before it listens. */
+  extend?: (app: FastifyInstance) => void
+}
+
+export async function startStack (o: StackOptions): Promise<Stack> {
+  const app = await buildApp({ channel: SHORT_CHANNEL, ...o.app })
+  const js = await pageScript()
+  const bc = await readFile(join(dirname(require.resolve('browserchannel/package.json')), 'dist', 'bcsocket.js'), 'utf8')
+  app.get('/__deploy/page.js', async (_req, reply) => reply.type('text/javascript').send(js))
+  app.get('/__deploy/bcsocket.js', async (_req, reply) => reply.type('text/javascript').send(bc))
+  app.get('/__deploy/page.html', async (_req, reply) => reply.type('text/html').send(
+    '<!doctype html><meta charset="utf-8"><title>deploy</title><script src="/__deploy/bcsocket.js"></script><script src="/__deploy/page.js"></script>'))
+  o.extend?.(app)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const upstreamPort = (app.server.address() as { port: number }).port
+  let nginx: Nginx
+  try {
+    nginx = await startNginx({ ...o.proxy, upstreamPort })
+  } catch (err) {
+    await app.close()
+    throw err
+  }
+  return {
+    app,
+    nginx,
+    origin: `${o.proxy.tls === true ? 'https' : 'http'}://127.0.0.1:${nginx.port}`,
+    async stop () {
+      await nginx.stop()
+      await app.close()
+    },
+  }
+}
+
+/** POST /login through the proxy: a token for `name`. */
+export async function login (origin: string, name: string): Promise<string> {
+  const res = await fetch(origin + '/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) })
+  if (res.status !== 200) throw new Error(`login: ${res.status}`)
+  return ((await res.json()) as { token: string }).token
+}
