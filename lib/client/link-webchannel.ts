@@ -15,7 +15,12 @@ export interface WebChannelLinkOptions {
   retryDelay?: number
   /** Closure's buffering-proxy detection (see ClientOptions.webchannel.detectBufferingProxy). */
   detectBufferingProxy?: boolean
+  /** A streaming back channel with no byte for this long (ms) means a buffering proxy (see xhr-guard.ts); 0 disables. */
+  streamTimeout?: number
 }
+
+/** The server writes a noop at once on a fresh stream: a few seconds of nothing is a proxy holding it. */
+const DEFAULT_STREAM_TIMEOUT = 3000
 
 /**
  * Closure waits (5 s + up to 10 s) × attempt before retrying a failed request,
@@ -77,6 +82,8 @@ export function openWebChannel (url: string, load: () => Promise<WebChannelModul
       ? null
       : guardedFactory(mod.FetchXmlHttpFactory, make, {
         onStatus: (status) => { if (isRefusal(status)) refused = status },
+        streamTimeout: o.detectBufferingProxy === false ? 0 : (o.streamTimeout ?? DEFAULT_STREAM_TIMEOUT),
+        longPoll: { on: false },
       })
     if (guarded !== null) options.xmlHttpFactory = guarded
     else if (typeof XMLHttpRequest === 'undefined' && mod.FetchXmlHttpFactory !== undefined) options.xmlHttpFactory = new mod.FetchXmlHttpFactory({})

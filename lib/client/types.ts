@@ -159,9 +159,14 @@ export interface ClientOptions {
      * Closure's buffering-proxy detection: if the first streaming back channel
      * shows no bytes within two handshake round trips, the client switches to
      * long polls for the session (nothing is lost: the server resends what was
-     * not acknowledged). Default true; ignored with forceLongPolling.
+     * not acknowledged). Default true; ignored with forceLongPolling. The
+     * client backs it up with its own watch: a streaming back channel with no
+     * byte for `streamTimeout` ms (default 3000; the server writes one at once)
+     * is retried, and every later one is a long poll. false turns both off.
      */
     detectBufferingProxy?: boolean
+    /** See detectBufferingProxy. Default 3000 ms. */
+    streamTimeout?: number
   }
   /** Messages kept while disconnected (emits and not-yet-sent requests); more fail with WEBCHANNEL_CLIENT_QUEUE_FULL. Default 1000. */
   maxQueued?: number

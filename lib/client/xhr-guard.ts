@@ -5,6 +5,15 @@
 // error (status 0), which closure retries with the same RID and maps. It also
 // reports every status it sees, so a 401/403 refusal can be told apart from a
 // network failure (closure's ERROR event carries no status).
+//
+// Buffering proxies: the server writes a noop at once on every fresh streaming
+// back channel (CI=0), so a stream that shows no bytes for `streamTimeout` is
+// held by something in between. That request is failed like a network error
+// and, from then on, every back channel is asked for as a long poll (CI=1):
+// closure reopens a completed back channel by itself, and the server resends
+// what was not acknowledged, so the session and its messages survive. This
+// backs up closure's own detectBufferingProxy, which under load sometimes
+// misses (its window is two handshake round trips, checked once).
 
 /** Statuses from a proxy or an overloaded server that a retry can cure. */
 export const RETRYABLE_STATUS: ReadonlySet<number> = new Set([500, 502, 503, 504])
@@ -31,7 +40,14 @@ interface XhrLike {
 export interface GuardHooks {
   /** Every final or first status a request saw (before masking). */
   onStatus (status: number, url: string): void
+  /** A streaming back channel showed nothing for this long (ms); 0 disables the watch. */
+  streamTimeout: number
+  /** Back channels are to be long polls from now on. */
+  longPoll: { on: boolean }
 }
+
+const STREAMING_BACK_CHANNEL = /[?&]RID=rpc(&|$)/
+const CI0 = /([?&]CI=)0(&|$)/
 
 /** One request: forwards to the real one until a retryable status shows, then reports a network error once. */
 class GuardedXhr {
@@ -40,6 +56,7 @@ class GuardedXhr {
   private masked = false
   private reported = false
   private url = ''
+  private watch: ReturnType<typeof setTimeout> | null = null
   onreadystatechange: (() => void) | null = null
 
   constructor (inner: XhrLike, hooks: GuardHooks) {
@@ -61,29 +78,62 @@ class GuardedXhr {
   set timeout (v: number) { this.inner.timeout = v }
 
   open (method: string, url: string, async = true): void {
+    const streaming = STREAMING_BACK_CHANNEL.test(url) && CI0.test(url)
+    if (streaming && this.hooks.longPoll.on) url = url.replace(CI0, '$11$2')
     this.url = url
     this.inner.open(method, url, async)
   }
 
-  send (body?: unknown): void { this.inner.send(body) }
-  abort (): void { if (!this.masked) this.inner.abort() }
+  send (body?: unknown): void {
+    if (STREAMING_BACK_CHANNEL.test(this.url) && CI0.test(this.url) && this.hooks.streamTimeout > 0) {
+      this.watch = setTimeout(() => this.buffered(), this.hooks.streamTimeout)
+    }
+    this.inner.send(body)
+  }
+
+  abort (): void {
+    this.unwatch()
+    if (!this.masked) this.inner.abort()
+  }
   setRequestHeader (name: string, value: string): void { this.inner.setRequestHeader(name, value) }
   getResponseHeader (name: string): string | null { return this.masked ? null : this.inner.getResponseHeader(name) }
   getAllResponseHeaders (): string { return this.masked ? '' : this.inner.getAllResponseHeaders() }
 
+  private unwatch (): void {
+    if (this.watch !== null) clearTimeout(this.watch)
+    this.watch = null
+  }
+
+  /** No byte on a streaming back channel: something holds it. Fail it; the retry is a long poll. */
+  private buffered (): void {
+    this.watch = null
+    if (this.masked) return
+    this.hooks.longPoll.on = true
+    this.fail()
+  }
+
+  /** Look like a network error: readyState 4, status 0. */
+  private fail (): void {
+    this.masked = true
+    this.inner.onreadystatechange = null
+    this.inner.abort()
+    this.onreadystatechange?.()
+  }
+
   private changed (): void {
     if (this.masked) return
     const state = this.inner.readyState
+    if (this.watch !== null && (state === 4 || (state === 3 && this.inner.responseText !== ''))) this.unwatch()
     if (state >= 2 && !this.reported) {
       const status = this.inner.status
       if (status > 0) {
         this.reported = true
         this.hooks.onStatus(status, this.url)
         if (RETRYABLE_STATUS.has(status)) {
-          this.masked = true
           // Stop reading the proxy's error page; closure sees readyState 4, status 0.
-          this.inner.onreadystatechange = null
-          this.inner.abort()
+          this.unwatch()
+          this.fail()
+          return
         }
       }
     }

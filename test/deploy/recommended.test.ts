@@ -3,5 +3,5 @@ import t from 'tap'
 import { runSetup } from './helpers/run-setup.js'
 
 t.test('recommended nginx config', async t => {
-  await runSetup(t, 'recommended', { proxy: { readTimeout: '3s' }, pauseMs: 3500 })
+  await runSetup(t, 'recommended', { proxy: { readTimeout: '4s' }, pauseMs: 4500 })
 })

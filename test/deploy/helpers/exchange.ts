@@ -106,3 +106,8 @@ async function until (cond: () => boolean, deadlineMs: number): Promise<void> {
   const end = Date.now() + deadlineMs
   while (!cond() && Date.now() < end) await sleep(20)
 }
+
+/** The wrapper types messageUrlParams as Firestore's `{ database }`; any parameter works on the wire. */
+export function urlParams (token: string): { database?: string } {
+  return { token } as unknown as { database?: string }
+}

@@ -9,7 +9,12 @@ export interface Setup {
   listenPort: number
   /** nginx's proxy_read_timeout / proxy_send_timeout. */
   readTimeout: string
-  /** proxy_buffering on, and the app's X-Accel-Buffering: no ignored (a proxy that buffers regardless). */
+  /**
+   * A proxy that holds streamed responses: proxy_buffering on with the app's
+   * X-Accel-Buffering ignored, and nginx's own gzip for text/plain (the app is
+   * told the client takes no gzip). nginx alone passes small chunks on at once;
+   * its gzip filter without upstream flushes holds them until 4 KiB compress.
+   */
   buffering?: boolean
   /** Do not forward Upgrade/Connection: WebSocket upgrades reach the app as plain GETs. */
   noUpgrade?: boolean
@@ -53,7 +58,7 @@ export const CONNECTION_UPGRADE_MAP = `    map $http_upgrade $connection_upgrade
 export function nginxConf (dir: string, s: Setup): string {
   let location = recommendedLocation(`127.0.0.1:${s.upstreamPort}`, s.readTimeout)
   if (s.buffering === true) {
-    location = location.replace('proxy_buffering off;', 'proxy_buffering on;\n        proxy_ignore_headers X-Accel-Buffering;')
+    location = location.replace('proxy_buffering off;', 'proxy_buffering on;\n        proxy_ignore_headers X-Accel-Buffering;\n        proxy_set_header Accept-Encoding "";\n        gzip on;\n        gzip_types text/plain;\n        gzip_proxied any;\n        gzip_min_length 0;')
   }
   if (s.noUpgrade === true) {
     location = location.replace(/ *proxy_set_header Upgrade .*\n/, '').replace(/ *proxy_set_header Connection .*\n/, '')

@@ -9,7 +9,7 @@ import { chromium } from 'playwright-core'
 import { connect } from '../../../lib/client/index.js'
 import { openChannel } from '../../helpers/wc-node-client.js'
 import { CHROMIUM_ARGS } from '../../helpers/browser.js'
-import { runProject, runRaw, text, type Outcome, type Plan } from './exchange.js'
+import { runProject, runRaw, text, urlParams, type Outcome, type Plan } from './exchange.js'
 import { toolsPresent } from './nginx.js'
 import { login, startStack, type Stack, type StackOptions } from './stack.js'
 
@@ -30,6 +30,8 @@ export interface SetupRun extends StackOptions {
   transport?: Partial<Record<ClientKind, string>>
   /** Clients whose assertions are known to fail today, with the reason. */
   todo?: Partial<Record<ClientKind, string>>
+  /** More assertions about the setup, after the clients ran (the proxy still up; `page` is a fresh Chromium page on it). */
+  check?: (t: Test, stack: Stack, page: import('playwright-core').Page) => Promise<void>
 }
 
 /** A `ws` WebSocket that accepts the throwaway certificate of a TLS setup. */
@@ -42,7 +44,7 @@ class TestWebSocket extends WebSocket {
 async function nodeClient (kind: ClientKind, origin: string, plan: Plan): Promise<Outcome> {
   const token = await login(origin, plan.room)
   if (kind === 'node closure') {
-    const ch = openChannel(origin + '/channel', { sendRawJson: true, messageUrlParams: { token }, detectBufferingProxy: true })
+    const ch = openChannel(origin + '/channel', { sendRawJson: true, messageUrlParams: urlParams(token), detectBufferingProxy: true })
     const problems: string[] = []
     let fn: (m: unknown) => void = () => {}
     let live = true
@@ -117,6 +119,11 @@ export async function runSetup (t: Test, name: string, run: SetupRun): Promise<v
         t.same(out.transports, [run.transport?.[kind] ?? forced], 'one connection, never reconnected')
       }
     })
+  }
+  if (run.check !== undefined) {
+    const page = await context.newPage()
+    await page.goto(stack.origin + '/__deploy/page.html')
+    await run.check(t, stack, page)
   }
   const errors = await stack.nginx.errorLog()
   t.comment(`nginx error log lines: ${errors.split('\n').filter(Boolean).length}`)
