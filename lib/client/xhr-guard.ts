@@ -95,6 +95,7 @@ class GuardedXhr {
     this.unwatch()
     if (!this.masked) this.inner.abort()
   }
+
   setRequestHeader (name: string, value: string): void { this.inner.setRequestHeader(name, value) }
   getResponseHeader (name: string): string | null { return this.masked ? null : this.inner.getResponseHeader(name) }
   getAllResponseHeaders (): string { return this.masked ? '' : this.inner.getAllResponseHeaders() }
