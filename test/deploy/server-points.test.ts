@@ -96,3 +96,28 @@ t.test('point 5: a throwing event handler on WebChannel does not cost the sessio
     t.match(err, { code: 'WEBCHANNEL_HANDLER_ERROR' })
   })
 })
+
+t.test('point 3: a pongTimeout longer than pingInterval does not terminate a peer that answers every ping in time', async t => {
+  // Following docs/deployment.md for a 10 s proxy timeout gives pingInterval 5000 with the default
+  // pongTimeout 10000. Scaled down here; no proxy needed: the app's own timers decide.
+  const { startApp } = await import('../helpers/app.js')
+  const s = await startApp({ websocket: { pingInterval: 100, pongTimeout: 250 } })
+  t.teardown(() => s.app.close())
+  // A peer on a slow link: every pong leaves 180 ms after its ping, within pongTimeout (250). The
+  // first check (at 350 ms) finds the ping of 300 ms unanswered, though it is not due before 550.
+  const ws = new WebSocket(s.wsUrl, { autoPong: false })
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+  let pings = 0
+  ws.on('ping', (data) => {
+    pings++
+    setTimeout(() => { if (ws.readyState === WebSocket.OPEN) ws.pong(data) }, 180)
+  })
+  const closed = new Promise<number>(resolve => ws.once('close', (code) => resolve(code)))
+  // Bounded: about fifteen ping rounds.
+  const outcome = await Promise.race([closed, new Promise<string>(resolve => setTimeout(() => resolve('open'), 1500))])
+  ws.terminate()
+  t.ok(pings >= 3, `pinged ${pings} times, each answered after 180 ms`)
+  t.equal(outcome, 'open', 'still open', {
+    todo: 'needs lib/transports/websocket/keepalive.ts: the pong check reads a shared awaitingPong flag that the next sweep has just set again, so with pongTimeout > pingInterval a peer is terminated unless it answered the latest ping (sent up to pingInterval ago), not the one pongTimeout ago; track when each connection\'s oldest unanswered ping was sent',
+  })
+})

@@ -128,5 +128,5 @@ export async function runSetup (t: Test, name: string, run: SetupRun): Promise<v
     await run.check(t, stack, page)
   }
   const errors = await stack.nginx.errorLog()
-  t.comment(`nginx error log lines: ${errors.split('\n').filter(Boolean).length}`)
+  for (const line of errors.split('\n').filter(Boolean).slice(0, 20)) t.comment('nginx: ' + line.replace(/^\S+ \S+ /, ''))
 }
