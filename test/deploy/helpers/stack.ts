@@ -86,9 +86,19 @@ export async function startStack (o: StackOptions): Promise<Stack> {
   }
 }
 
-/** POST /login through the proxy: a token for `name`. */
+/**
+ * POST /login through the proxy: a token for `name`. Login is not what is
+ * tested: on this shared machine the app can be slower than a 2 s proxy
+ * timeout at startup, so a 5xx from the proxy is retried (three tries).
+ */
 export async function login (origin: string, name: string): Promise<string> {
-  const res = await fetch(origin + '/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) })
-  if (res.status !== 200) throw new Error(`login: ${res.status}`)
-  return ((await res.json()) as { token: string }).token
+  let status = 0
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const res = await fetch(origin + '/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) })
+    status = res.status
+    if (status === 200) return ((await res.json()) as { token: string }).token
+    await res.body?.cancel()
+    if (status < 500) break
+  }
+  throw new Error(`login: ${status}`)
 }
