@@ -82,7 +82,7 @@ export function openWebChannel (url: string, load: () => Promise<WebChannelModul
       ? null
       : guardedFactory(mod.FetchXmlHttpFactory, make, {
         onStatus: (status) => { if (isRefusal(status)) refused = status },
-        streamTimeout: o.detectBufferingProxy === false ? 0 : (o.streamTimeout ?? DEFAULT_STREAM_TIMEOUT),
+        streamTimeout: o.forceLongPolling === true ? 0 : (o.streamTimeout ?? DEFAULT_STREAM_TIMEOUT),
         longPoll: { on: false },
       })
     if (guarded !== null) options.xmlHttpFactory = guarded

@@ -159,13 +159,15 @@ export interface ClientOptions {
      * Closure's buffering-proxy detection: if the first streaming back channel
      * shows no bytes within two handshake round trips, the client switches to
      * long polls for the session (nothing is lost: the server resends what was
-     * not acknowledged). Default true; ignored with forceLongPolling. The
-     * client backs it up with its own watch: a streaming back channel with no
-     * byte for `streamTimeout` ms (default 3000; the server writes one at once)
-     * is retried, and every later one is a long poll. false turns both off.
+     * not acknowledged). Default true; ignored with forceLongPolling.
      */
     detectBufferingProxy?: boolean
-    /** See detectBufferingProxy. Default 3000 ms. */
+    /**
+     * The client's own watch for a buffering proxy, which backs up closure's:
+     * a streaming back channel with no byte for this many ms (the server
+     * writes one at once), or one closure gave up on without a byte, is
+     * retried, and every later back channel is a long poll. Default 3000; 0 turns it off.
+     */
     streamTimeout?: number
   }
   /** Messages kept while disconnected (emits and not-yet-sent requests); more fail with WEBCHANNEL_CLIENT_QUEUE_FULL. Default 1000. */

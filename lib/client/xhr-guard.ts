@@ -47,6 +47,8 @@ export interface GuardHooks {
 }
 
 const STREAMING_BACK_CHANNEL = /[?&]RID=rpc(&|$)/
+/** Closure cancels a fresh stream sooner only to switch or close; a working stream has its noop by then. */
+const STREAM_GIVEN_UP_AFTER = 1000
 const CI0 = /([?&]CI=)0(&|$)/
 
 /** One request: forwards to the real one until a retryable status shows, then reports a network error once. */
@@ -57,6 +59,7 @@ class GuardedXhr {
   private reported = false
   private url = ''
   private watch: ReturnType<typeof setTimeout> | null = null
+  private sentAt = 0
   onreadystatechange: (() => void) | null = null
 
   constructor (inner: XhrLike, hooks: GuardHooks) {
@@ -86,12 +89,16 @@ class GuardedXhr {
 
   send (body?: unknown): void {
     if (STREAMING_BACK_CHANNEL.test(this.url) && CI0.test(this.url) && this.hooks.streamTimeout > 0) {
+      this.sentAt = Date.now()
       this.watch = setTimeout(() => this.buffered(), this.hooks.streamTimeout)
     }
     this.inner.send(body)
   }
 
   abort (): void {
+    // Closure gave up on a stream that never showed a byte (its watchdog is 1.5 × the
+    // server's keepalive, shorter than streamTimeout when the keepalive is short): same verdict.
+    if (this.watch !== null && Date.now() - this.sentAt >= STREAM_GIVEN_UP_AFTER) this.hooks.longPoll.on = true
     this.unwatch()
     if (!this.masked) this.inner.abort()
   }
