@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import webchannel, { WireError, WireErrorCode } from '../lib/index.js'
+import webchannel, { WireError, WireErrorCode, type WebChannelOptions } from '../lib/index.js'
 import { issueToken, newSecret, tokenOf, verifyToken, type User } from './auth.js'
 import { bundlePage, type Asset } from './bundle.js'
 import { events, type ChatMessage } from './events.js'
@@ -14,6 +14,10 @@ export interface AppOptions {
   secret?: string
   /** Fastify logger; default off. */
   logger?: boolean
+  /** Fastify's trustProxy: behind a reverse proxy, believe its X-Forwarded-* headers. Default false. */
+  trustProxy?: boolean | string | string[]
+  /** Transport tuning passed to the plugin (timeouts that must fit a proxy's limits; see docs/deployment.md). */
+  channel?: Pick<WebChannelOptions, 'websocket' | 'webchannel' | 'origin'>
 }
 
 const processSecret = newSecret()
@@ -22,7 +26,7 @@ let assets: Promise<Map<string, Asset>> | null = null
 export async function buildApp (opts: AppOptions = {}): Promise<FastifyInstance> {
   const secret = opts.secret ?? processSecret
   // forceCloseConnections: browsers keep idle (even never-used, preconnected) sockets open; app.close() should not wait for them.
-  const app = Fastify({ logger: opts.logger ?? false, forceCloseConnections: true })
+  const app = Fastify({ logger: opts.logger ?? false, forceCloseConnections: true, trustProxy: opts.trustProxy ?? false })
   const users = new WeakMap<FastifyRequest, User>()
 
   // Auth is an ordinary Fastify hook: it guards the WebSocket upgrade and every WebChannel request alike.
@@ -35,6 +39,7 @@ export async function buildApp (opts: AppOptions = {}): Promise<FastifyInstance>
   })
 
   await app.register(webchannel, {
+    ...opts.channel,
     prefix: '/channel',
     principal: (request) => users.get(request) ?? null,
   })

@@ -2,6 +2,7 @@ import { decodeEnvelope, encodeEvent, encodeReject, encodeRequest, encodeResolve
 import { backoffDefaults, backoffDelay, type ResolvedBackoff } from './backoff.js'
 import { ClientChannel, type ChannelHost } from './channel.js'
 import { ClientError, ClientErrorCode } from './errors.js'
+import { Heartbeat, heartbeatDefaults, type HeartbeatOptions } from './heartbeat.js'
 import type { Link, LinkHandlers } from './link.js'
 import { openWebChannel } from './link-webchannel.js'
 import { openWebSocket } from './link-websocket.js'
@@ -27,6 +28,8 @@ interface Resolved {
   webchannelAuth: 'query' | 'header'
   websocketPath: string
   maxQueued: number
+  heartbeat: Required<HeartbeatOptions> | null
+  probeWebSocket: number
 }
 
 /** Never used in practice: without a loader the client does not try WebChannel. */
@@ -62,6 +65,12 @@ export class Client<E extends EventMap = EventMap> {
   private failures = 0
   private everOpened = false
   private retryTimer: ReturnType<typeof setTimeout> | null = null
+  /** Resets the backoff once the live link has stayed open for `reconnect.resetAfter`. */
+  private healthyTimer: ReturnType<typeof setTimeout> | null = null
+  private heartbeat: Heartbeat | null = null
+  /** In auto mode on WebChannel: when to try WebSocket again, and the attempt under way. */
+  private probeTimer: ReturnType<typeof setTimeout> | null = null
+  private probing: Link | null = null
   /** After a reconnect, until the subscriptions are restored, new messages queue behind them. */
   private restoring = false
   private readonly host: ChannelHost
@@ -80,6 +89,8 @@ export class Client<E extends EventMap = EventMap> {
       webchannelAuth: options.webchannelAuth ?? 'query',
       websocketPath: options.websocketPath ?? '/ws',
       maxQueued: options.maxQueued ?? 1000,
+      heartbeat: options.heartbeat === false ? null : { ...heartbeatDefaults, ...(options.heartbeat === true || options.heartbeat === undefined ? {} : options.heartbeat) },
+      probeWebSocket: options.probeWebSocket ?? 60_000,
     }
     if (!['auto', 'websocket', 'webchannel'].includes(this.o.transport)) {
       throw new TypeError('transport must be "auto", "websocket" or "webchannel"')
@@ -263,13 +274,18 @@ export class Client<E extends EventMap = EventMap> {
           this.opened(link)
         },
         onMessage: (data) => { if (opened && this.link === link) this.receive(data) },
-        onClose: (code, reason) => {
+        onClose: (code, reason, refused) => {
           if (timer !== null) clearTimeout(timer)
           if (opened) {
             if (this.link === link) this.dropped(link, code, reason)
             return
           }
           if (this.trying === link) this.trying = null
+          // A refusal is an answer, not a network failure: no fallback, no retry.
+          if (refused !== undefined) {
+            if (gen === this.generation) this.refused(kind, refused)
+            return
+          }
           this.tryKind(kinds, i + 1, gen, { code, reason, kind })
         },
       }
@@ -312,6 +328,13 @@ export class Client<E extends EventMap = EventMap> {
     this.scheduleReconnect()
   }
 
+  /** The server's hooks or origin check said no (401/403): report it and stop. */
+  private refused (kind: TransportKind, status: number): void {
+    const err = new ClientError(ClientErrorCode.REFUSED, `The server refused the ${kind} connection (HTTP ${status})`, { status, transport: kind })
+    this.shutDown()
+    this.fire('error', err)
+  }
+
   private scheduleReconnect (): void {
     const r = this.o.reconnect
     this.failures++
@@ -319,7 +342,7 @@ export class Client<E extends EventMap = EventMap> {
       this.shutDown()
       return
     }
-    const delay = backoffDelay(r, this.failures)
+    const delay = backoffDelay(r, Math.min(this.failures, 64))
     this.setState('reconnecting')
     this.fire('reconnecting', { attempt: this.failures, delay })
     if (this.currentState !== 'reconnecting') return
@@ -331,9 +354,9 @@ export class Client<E extends EventMap = EventMap> {
     const reconnected = this.everOpened
     const previous = this.currentTransport
     this.link = link
-    this.failures = 0
     this.everOpened = true
     this.currentTransport = link.kind
+    this.watch(link)
     this.setState('open')
     if (previous !== link.kind) this.fire('transport', { transport: link.kind, previous })
     if (this.link !== link) return
@@ -361,6 +384,98 @@ export class Client<E extends EventMap = EventMap> {
     })
   }
 
+  /** Timers that belong to one open link: healthy-reset, heartbeat, WebSocket probe. */
+  private watch (link: Link): void {
+    this.unwatch()
+    const r = this.o.reconnect
+    if (r !== null) {
+      this.healthyTimer = setTimeout(() => {
+        this.healthyTimer = null
+        if (this.link === link) this.failures = 0
+      }, r.resetAfter)
+      ;(this.healthyTimer as { unref?: () => void }).unref?.()
+    }
+    if (link.kind === 'websocket' && this.o.heartbeat !== null) {
+      this.heartbeat = new Heartbeat(this.o.heartbeat, () => this.ping(link), () => {
+        if (this.link === link) link.close(4000, `No answer within ${this.o.heartbeat?.timeout ?? 0} ms`)
+      })
+    }
+    if (link.kind === 'webchannel' && this.o.transport === 'auto' && this.o.probeWebSocket > 0) this.scheduleProbe(link)
+  }
+
+  private unwatch (): void {
+    if (this.healthyTimer !== null) clearTimeout(this.healthyTimer)
+    this.healthyTimer = null
+    this.heartbeat?.stop()
+    this.heartbeat = null
+    if (this.probeTimer !== null) clearTimeout(this.probeTimer)
+    this.probeTimer = null
+    const probing = this.probing
+    this.probing = null
+    probing?.close(1000, '')
+  }
+
+  /**
+   * A request to a reserved event name: the server answers it at once with
+   * WEBCHANNEL_NO_HANDLER and runs no app code. Any answer proves the link works.
+   */
+  private ping (link: Link): void {
+    if (this.link !== link) return
+    const { pending, promise } = this.requests.create({ event: 'connect', encode: id => encodeRequest(null, 'connect', [], id), timeout: 0, signal: undefined, idempotent: false })
+    promise.catch(() => {})
+    link.send(pending.text)
+    this.markSent(pending.id)
+  }
+
+  /** After a fallback, try WebSocket again every `probeWebSocket` ms; switch when it opens and nothing is in flight. */
+  private scheduleProbe (current: Link): void {
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = null
+      if (this.link !== current) return
+      this.token().then(token => {
+        if (this.link !== current || this.probing !== null) return
+        let up = false
+        const probe: Link = openWebSocket(websocketUrl(this.base, this.o.websocketPath, token, this.o.tokenParam), this.webSocketCtor(), {
+          onOpen: () => {
+            up = true
+            if (this.link !== current || this.probing !== probe || this.requests.inFlight > 0 || this.restoring) {
+              this.probing = null
+              probe.close(1000, '')
+              if (this.link === current) this.scheduleProbe(current)
+              return
+            }
+            this.probing = null
+            this.switchTo(current, probe)
+          },
+          onMessage: (data) => { if (this.link === probe) this.receive(data) },
+          onClose: (code, reason) => {
+            if (this.probing === probe) this.probing = null
+            if (up) {
+              if (this.link === probe) this.dropped(probe, code, reason)
+              return
+            }
+            if (this.link === current) this.scheduleProbe(current)
+          },
+        })
+        this.probing = probe
+      }, () => { if (this.link === current) this.scheduleProbe(current) })
+    }, this.o.probeWebSocket)
+    ;(this.probeTimer as { unref?: () => void }).unref?.()
+  }
+
+  /** Move from the WebChannel link to an opened WebSocket, like a reconnect without the wait. */
+  private switchTo (old: Link, next: Link): void {
+    this.link = null
+    this.unwatch()
+    old.close(1000, 'Switching to websocket')
+    this.fire('close', { code: 1000, reason: 'Switching to websocket', transport: old.kind, willReconnect: true })
+    if (this.currentState === 'closed') {
+      next.close(1000, '')
+      return
+    }
+    this.opened(next)
+  }
+
   /** Write what waited for a connection, in order. */
   private flush (link: Link): void {
     const queued = this.outbox
@@ -378,6 +493,7 @@ export class Client<E extends EventMap = EventMap> {
   /** The open link ended without `close()`. */
   private dropped (link: Link, code: number, reason: string): void {
     this.link = null
+    this.unwatch()
     this.restoring = false
     this.generation++
     // Requests written to the dead link: idempotent ones go back to the front of the queue.
@@ -398,6 +514,7 @@ export class Client<E extends EventMap = EventMap> {
   private shutDown (): void {
     if (this.retryTimer !== null) clearTimeout(this.retryTimer)
     this.retryTimer = null
+    this.unwatch()
     this.generation++
     this.link = null
     this.restoring = false
@@ -412,6 +529,7 @@ export class Client<E extends EventMap = EventMap> {
   // ---- inbound -------------------------------------------------------
 
   private receive (data: unknown): void {
+    this.heartbeat?.seen()
     const m = typeof data === 'string' ? parseEnvelope(data) : decodeEnvelope(data)
     switch (m.kind) {
       case 'resolve':

@@ -13,6 +13,8 @@ export const ClientErrorCode = {
   CLOSED: 'WEBCHANNEL_CLIENT_CLOSED',
   /** Too many messages waiting for a connection (`maxQueued`). */
   QUEUE_FULL: 'WEBCHANNEL_CLIENT_QUEUE_FULL',
+  /** The server refused the connection (HTTP 401 or 403 on the upgrade or a WebChannel request); the client stops. */
+  REFUSED: 'WEBCHANNEL_CLIENT_REFUSED',
   /** No transport could be opened in this attempt. */
   CONNECT_FAILED: 'WEBCHANNEL_CLIENT_CONNECT_FAILED',
   /** A subscription could not be restored after a reconnect. */
@@ -27,11 +29,17 @@ export class ClientError extends Error {
   readonly code: ClientErrorCode
   /** The channel concerned, for RESUBSCRIBE_FAILED. */
   readonly channel?: string
-  constructor (code: ClientErrorCode, message: string, options: { cause?: unknown, channel?: string } = {}) {
+  /** The HTTP status of a refusal (REFUSED): 401 or 403. */
+  readonly status?: number
+  /** The transport that was refused (REFUSED). */
+  readonly transport?: 'websocket' | 'webchannel'
+  constructor (code: ClientErrorCode, message: string, options: { cause?: unknown, channel?: string, status?: number, transport?: 'websocket' | 'webchannel' } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'ClientError'
     this.code = code
     if (options.channel !== undefined) this.channel = options.channel
+    if (options.status !== undefined) this.status = options.status
+    if (options.transport !== undefined) this.transport = options.transport
   }
 }
 

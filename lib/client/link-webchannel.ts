@@ -1,5 +1,6 @@
-import type { Link, LinkHandlers } from './link.js'
+import { isRefusal, type Link, type LinkHandlers } from './link.js'
 import type { WebChannelModule } from './types.js'
+import { createWith, guardedFactory } from './xhr-guard.js'
 
 export interface WebChannelLinkOptions {
   /** Extra URL parameters on every request (the token, in 'query' mode). */
@@ -12,7 +13,14 @@ export interface WebChannelLinkOptions {
   withCredentials?: boolean
   /** Base of closure's own retry delay, ms (see ClientOptions.webchannel.retryDelay). */
   retryDelay?: number
+  /** Closure's buffering-proxy detection (see ClientOptions.webchannel.detectBufferingProxy). */
+  detectBufferingProxy?: boolean
+  /** A streaming back channel with no byte for this long (ms) means a buffering proxy (see xhr-guard.ts); 0 disables. */
+  streamTimeout?: number
 }
+
+/** The server writes a noop at once on a fresh stream: a few seconds of nothing is a proxy holding it. */
+const DEFAULT_STREAM_TIMEOUT = 3000
 
 /**
  * Closure waits (5 s + up to 10 s) × attempt before retrying a failed request,
@@ -40,31 +48,18 @@ export function openWebChannel (url: string, load: () => Promise<WebChannelModul
   let done = false
   let channel: ChannelLike | null = null
   let errored = false
-  const finish = (code: number, reason: string) => {
+  // The last 401/403 any request of this channel got: closure's ERROR has no status.
+  let refused = 0
+  const finish = (code: number, reason: string, status?: number) => {
     if (done) return
     done = true
-    h.onClose(code, reason)
+    h.onClose(code, reason, status)
   }
 
   const retry = o.retryDelay ?? DEFAULT_RETRY_DELAY
   load().then((mod: ModuleWithFetch) => {
     if (done) return
-    const options: Record<string, unknown> = {
-      // Each send() body is the envelope's JSON text, as on the WebSocket.
-      sendRawJson: true,
-      messageUrlParams: o.params,
-      forceLongPolling: o.forceLongPolling === true,
-      supportsCrossDomainXhr: o.withCredentials === true,
-      // Delay before retry n: (base + random × base) × n. Closure treats 0 as unset.
-      internalChannelParams: { baseRetryDelayMs: Math.max(1, retry), retryDelaySeedMs: Math.max(1, retry) },
-    }
-    if (Object.keys(o.headers).length > 0) options.messageHeaders = o.headers
-    if (o.httpSessionIdParam !== undefined) options.httpSessionIdParam = o.httpSessionIdParam
-    if (o.useFetchStreams === true) options.useFetchStreams = true
-    // Node has fetch but no XMLHttpRequest: closure can run every request over fetch.
-    if (typeof XMLHttpRequest === 'undefined' && mod.FetchXmlHttpFactory !== undefined) {
-      options.xmlHttpFactory = new mod.FetchXmlHttpFactory({})
-    }
+    const options = channelOptions(mod, o, retry, (status) => { if (isRefusal(status)) refused = status })
     const types = mod.WebChannel.EventType
     const ch = mod.createWebChannelTransport().createWebChannel(url, options) as ChannelLike
     channel = ch
@@ -74,7 +69,10 @@ export function openWebChannel (url: string, load: () => Promise<WebChannelModul
     })
     // ERROR carries no detail (status 1 only); CLOSE follows it.
     ch.listen(types.ERROR, () => { errored = true })
-    ch.listen(types.CLOSE, () => finish(errored ? 1006 : 1000, errored ? 'WebChannel error' : ''))
+    ch.listen(types.CLOSE, () => {
+      if (refused !== 0) finish(1006, `HTTP ${refused}`, refused)
+      else finish(errored ? 1006 : 1000, errored ? 'WebChannel error' : '')
+    })
     ch.open()
   }, (err: unknown) => {
     finish(1006, 'WebChannel client failed to load: ' + (err instanceof Error ? err.message : String(err)))
@@ -112,4 +110,37 @@ function unrefTimers (fn: () => void): void {
   } finally {
     g.setTimeout = original
   }
+}
+
+/** closure's WebChannel options for this link; `onStatus` sees every response's status. */
+function channelOptions (mod: ModuleWithFetch, o: WebChannelLinkOptions, retry: number, onStatus: (status: number) => void): Record<string, unknown> {
+  const options: Record<string, unknown> = {
+    // Each send() body is the envelope's JSON text, as on the WebSocket.
+    sendRawJson: true,
+    messageUrlParams: o.params,
+    forceLongPolling: o.forceLongPolling === true,
+    supportsCrossDomainXhr: o.withCredentials === true,
+    // Delay before retry n: (base + random × base) × n. Closure treats 0 as unset.
+    internalChannelParams: { baseRetryDelayMs: Math.max(1, retry), retryDelaySeedMs: Math.max(1, retry) },
+  }
+  if (Object.keys(o.headers).length > 0) options.messageHeaders = o.headers
+  if (o.httpSessionIdParam !== undefined) options.httpSessionIdParam = o.httpSessionIdParam
+  if (o.useFetchStreams === true) options.useFetchStreams = true
+  // A proxy can buffer a streaming response until it ends; closure then sees
+  // nothing and, with this, switches to long polls (CI=1) within 2 handshake RTTs.
+  if (o.detectBufferingProxy !== false && o.forceLongPolling !== true) options.detectBufferingProxy = true
+  // Node has fetch but no XMLHttpRequest: closure can run every request over fetch.
+  const make = typeof XMLHttpRequest === 'undefined'
+    ? (mod.FetchXmlHttpFactory === undefined ? null : createWith(new mod.FetchXmlHttpFactory({})))
+    : (o.useFetchStreams === true ? null : () => new XMLHttpRequest() as never)
+  const guarded = make === null
+    ? null
+    : guardedFactory(mod.FetchXmlHttpFactory, make, {
+      onStatus,
+      streamTimeout: o.forceLongPolling === true ? 0 : (o.streamTimeout ?? DEFAULT_STREAM_TIMEOUT),
+      longPoll: { on: false },
+    })
+  if (guarded !== null) options.xmlHttpFactory = guarded
+  else if (typeof XMLHttpRequest === 'undefined' && mod.FetchXmlHttpFactory !== undefined) options.xmlHttpFactory = new mod.FetchXmlHttpFactory({})
+  return options
 }

@@ -1,4 +1,5 @@
-import type { Link, LinkHandlers } from './link.js'
+import { isRefusal, type Link, type LinkHandlers } from './link.js'
+import { probeRefusal } from './probe.js'
 import type { WebSocketConstructor } from './types.js'
 
 /** The part of the WHATWG WebSocket the client uses (the browser's and the `ws` package's both have it). */
@@ -7,17 +8,38 @@ interface SocketLike {
   close (code?: number, reason?: string): void
   onopen: (() => void) | null
   onmessage: ((ev: { data: unknown }) => void) | null
-  onerror: (() => void) | null
+  onerror: ((ev: { message?: unknown }) => void) | null
   onclose: ((ev: { code: number, reason: string }) => void) | null
 }
 
+/**
+ * A WebSocket link. A refused upgrade (401/403 from the app's hooks) is
+ * reported with its status: the `ws` package names it in the error event; a
+ * browser hides it, so the upgrade URL is then probed with a plain GET, which
+ * runs through the same hooks (see probe.ts).
+ */
 export function openWebSocket (url: string, Ctor: WebSocketConstructor, h: LinkHandlers): Link {
   let done = false
-  const finish = (code: number, reason: string) => {
+  let opened = false
+  let status = 0
+  const finish = (code: number, reason: string, refused?: number) => {
     if (done) return
     done = true
     ws.onopen = ws.onmessage = ws.onclose = null
-    h.onClose(code, reason)
+    h.onClose(code, reason, refused)
+  }
+  const failed = (code: number, reason: string) => {
+    if (done) return
+    if (opened || code !== 1006) {
+      finish(code, reason)
+      return
+    }
+    if (status !== 0) {
+      finish(code, reason === '' ? `HTTP ${status}` : reason, isRefusal(status) ? status : undefined)
+      return
+    }
+    // Never opened and no status known: ask the server why, unless closed meanwhile.
+    probeRefusal(url).then(s => finish(code, s === null ? reason : `HTTP ${s}`, s ?? undefined), () => finish(code, reason))
   }
   let ws: SocketLike
   try {
@@ -27,11 +49,18 @@ export function openWebSocket (url: string, Ctor: WebSocketConstructor, h: LinkH
     queueMicrotask(() => h.onClose(1006, err instanceof Error ? err.message : 'WebSocket failed'))
     return { kind: 'websocket', send () {}, close () {} }
   }
-  ws.onopen = () => { if (!done) h.onOpen() }
+  ws.onopen = () => {
+    if (done) return
+    opened = true
+    h.onOpen()
+  }
   ws.onmessage = (ev) => { if (!done && typeof ev.data === 'string') h.onMessage(ev.data) }
-  // Errors carry no detail in browsers; the close event that follows has the code.
-  ws.onerror = () => {}
-  ws.onclose = (ev) => finish(ev.code, ev.reason)
+  // Browsers give no detail; the `ws` package says "Unexpected server response: 401".
+  ws.onerror = (ev) => {
+    const m = typeof ev?.message === 'string' ? /Unexpected server response: (\d{3})/.exec(ev.message) : null
+    if (m !== null) status = Number(m[1])
+  }
+  ws.onclose = (ev) => failed(ev.code, ev.reason)
   return {
     kind: 'websocket',
     send (text) { if (!done) ws.send(text) },

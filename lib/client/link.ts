@@ -16,5 +16,14 @@ export interface LinkHandlers {
   onOpen (): void
   /** A text frame (WebSocket) or a decoded payload (WebChannel). */
   onMessage (data: unknown): void
-  onClose (code: number, reason: string): void
+  /**
+   * The link ended. `refused` is the HTTP status (401, 403) when the server
+   * refused the upgrade or a WebChannel request: no retry can cure that.
+   */
+  onClose (code: number, reason: string, refused?: number): void
+}
+
+/** Statuses that mean "you may not connect", as opposed to a failed network or server. */
+export function isRefusal (status: number): boolean {
+  return status === 401 || status === 403
 }

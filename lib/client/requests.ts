@@ -44,6 +44,13 @@ export class Requests {
 
   get size (): number { return this.table.size }
 
+  /** Requests written to a link and not answered yet. */
+  get inFlight (): number {
+    let n = 0
+    for (const e of this.table.values()) if (e.sent) n++
+    return n
+  }
+
   create (r: NewRequest): { pending: Pending, promise: Promise<unknown> } {
     const id = ++this.last
     let entry!: Entry

@@ -1,5 +1,6 @@
 import type { ArgsOf, EventSchema, ResultOf } from '../events/schema.js'
 import type { BackoffOptions } from './backoff.js'
+import type { HeartbeatOptions } from './heartbeat.js'
 import type { ClientError } from './errors.js'
 
 export type { EventSchema, ArgsOf, ResultOf }
@@ -103,8 +104,23 @@ export interface ClientOptions {
   connectTimeout?: number
   /** Default request timeout in ms; 0 for none. Default 10000. */
   requestTimeout?: number
-  /** Reconnect after a drop: false to stop, or backoff settings. Default true. */
+  /** Reconnect after a drop: false to stop, or backoff settings. Default true. A 401/403 refusal is never retried. */
   reconnect?: boolean | BackoffOptions
+  /**
+   * WebSocket liveness: after `interval` ms with nothing received the client
+   * sends a request (to the reserved name `connect`, answered at once by the
+   * server) and drops the link, then reconnects, if nothing arrives within
+   * `timeout` ms. Default `{ interval: 25000, timeout: 10000 }`; false turns it off.
+   * WebChannel has its own watchdog (1.5 × the server's keepalive).
+   */
+  heartbeat?: boolean | HeartbeatOptions
+  /**
+   * In 'auto' mode, after falling back to WebChannel, try WebSocket again every
+   * this many ms and move to it once it opens (when no request is in flight):
+   * subscriptions are restored on the new connection, as after a reconnect.
+   * Default 60000; 0 never goes back.
+   */
+  probeWebSocket?: number
   /**
    * Auth token (or a function called before every attempt, to refresh it).
    * WebSocket: `?token=`. WebChannel: the same URL parameter on every request, or
@@ -143,6 +159,20 @@ export interface ClientOptions {
      * Closure's own default, 5000, takes 15–45 s.
      */
     retryDelay?: number
+    /**
+     * Closure's buffering-proxy detection: if the first streaming back channel
+     * shows no bytes within two handshake round trips, the client switches to
+     * long polls for the session (nothing is lost: the server resends what was
+     * not acknowledged). Default true; ignored with forceLongPolling.
+     */
+    detectBufferingProxy?: boolean
+    /**
+     * The client's own watch for a buffering proxy, which backs up closure's:
+     * a streaming back channel with no byte for this many ms (the server
+     * writes one at once), or one closure gave up on without a byte, is
+     * retried, and every later back channel is a long poll. Default 3000; 0 turns it off.
+     */
+    streamTimeout?: number
   }
   /** Messages kept while disconnected (emits and not-yet-sent requests); more fail with WEBCHANNEL_CLIENT_QUEUE_FULL. Default 1000. */
   maxQueued?: number

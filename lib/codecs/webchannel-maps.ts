@@ -91,6 +91,7 @@ export function mapKey (field: string): { index: number, name: string } | null {
 }
 
 const DATA_KEY = '__data__'
+const LEGACY_JSON_KEY = 'JSON'
 
 /**
  * A forward body → maps with their ids, in one pass over the text: no field
@@ -193,6 +194,8 @@ function buildMaps (count: number, ofs: number, data: ReadonlyArray<string | und
     if (text !== undefined) maps[i] = { id, kind: 'data', data: text }
     else if (map === undefined) maps[i] = { id, kind: 'map', data: Object.create(null) as Record<string, string> }
     else if (map.type === '_badmap' && Object.keys(map).length === 1) maps[i] = { id, kind: 'bad' }
+    // The legacy BrowserChannel client (npm browserchannel's BCSocket) sends an object as {JSON: text}.
+    else if (map[LEGACY_JSON_KEY] !== undefined && Object.keys(map).length === 1) maps[i] = { id, kind: 'data', data: map[LEGACY_JSON_KEY] }
     else maps[i] = { id, kind: 'map', data: map }
   }
   return maps
