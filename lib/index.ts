@@ -45,6 +45,9 @@ const plugin: FastifyPluginAsync<WebChannelOptions> = async function fastifyWebc
         preClose: async () => { await hub.close() },
       })
       await registerWebSocketRoute(child, hub, options)
+      // What @fastify/websocket offers apps (injectWS for tests, the ws server), on the app itself.
+      fastify.decorate('injectWS', child.injectWS)
+      fastify.decorate('websocketServer', { getter: () => child.websocketServer })
     })
   } else {
     fastify.addHook('preClose', async () => { await hub.close() })

@@ -23,8 +23,11 @@ export interface WsConnectionOptions {
 export class WsConnection implements Transport {
   readonly kind = 'websocket' as const
   readonly socket: WebSocket
-  /** The upgraded TCP socket (the request's socket); ws writes to it synchronously too. */
-  private readonly tcp: Socket
+  /**
+   * The upgraded TCP socket (the request's socket); ws writes to it synchronously too.
+   * null for an in-memory connection (@fastify/websocket's injectWS): ws then frames and writes.
+   */
+  private readonly tcp: Socket | null
   /** permessage-deflate negotiated: frames differ per connection, so ws frames them. */
   private readonly deflate: boolean
   private sink: TransportSink | null = null
@@ -48,9 +51,9 @@ export class WsConnection implements Transport {
    * so a socket refused before a session exists is covered too. `onClosed`
    * runs once the socket has closed, after the session was told.
    */
-  constructor (socket: WebSocket, tcp: Socket, options: WsConnectionOptions, log: FastifyBaseLogger, onClosed: ((conn: WsConnection) => void) | null = null) {
+  constructor (socket: WebSocket, tcp: Socket | undefined, options: WsConnectionOptions, log: FastifyBaseLogger, onClosed: ((conn: WsConnection) => void) | null = null) {
     this.socket = socket
-    this.tcp = tcp
+    this.tcp = tcp ?? null
     this.options = options
     this.log = log
     this.onClosed = onClosed
@@ -75,7 +78,7 @@ export class WsConnection implements Transport {
 
   private cutAfterGrace (): void {
     if (this.graceTimer !== null || this.socket.readyState === 3) return
-    this.tcp.resume()
+    this.tcp?.resume()
     this.graceTimer = setTimeout(() => this.socket.terminate(), ERROR_CLOSE_GRACE)
     this.graceTimer.unref()
     this.socket.once('close', () => { if (this.graceTimer !== null) clearTimeout(this.graceTimer) })
@@ -113,12 +116,13 @@ export class WsConnection implements Transport {
     const tcp = this.tcp
     // Judge the peer by what it left unread from earlier turns, not by this
     // turn's burst, which is still corked and has had no chance to drain.
-    if (corkForThisTurn(tcp)) this.backlog = tcp.writableLength
+    if (tcp === null) this.backlog = socket.bufferedAmount
+    else if (corkForThisTurn(tcp)) this.backlog = tcp.writableLength
     if (this.backlog > this.options.maxBufferedBytes) {
       this.close(1013, 'Slow consumer', 'error')
       return false
     }
-    if (this.deflate) {
+    if (this.deflate || tcp === null) {
       socket.send(message.binary ?? message.json, { binary: message.binary !== null })
     } else {
       if (message.wsFrame === null) message.wsFrame = message.binary === null ? encodeTextFrame(message.json) : encodeBinaryFrame(message.binary)
