@@ -83,3 +83,30 @@ t.test('reauthenticate: a session the hook refuses is ended as expired; a throwi
   t.same(ended.map(e => e.reason), ['expired', 'expired'])
   keep.ws.close()
 })
+
+t.test('expiresAt already past (a Date) ends the session at once; one far in the future does not', async t => {
+  const ended: EndReason[] = []
+  const s = await startApp({
+    principal: (request) => request.headers['x-when'] === 'past'
+      ? { id: 'old', expiresAt: new Date(Date.now() - 1000) }
+      : { id: 'new', expiresAt: Date.now() + 30 * 24 * 3600 * 1000 },
+    onSessionEnd: (_s, reason) => { ended.push(reason) },
+  }, app => { app.webchannel.on('whoami', (ctx) => (ctx.principal as User).id) })
+  t.teardown(() => s.app.close())
+  const old = await connectWs(s.wsUrl, { headers: { 'x-when': 'past' } })
+  t.same(await old.closed, [1008, 'Authentication expired'])
+  const fresh = await connectWs(s.wsUrl, { headers: { 'x-when': 'future' } })
+  t.equal(await fresh.wrapper.request('whoami'), 'new', 'a deadline past setTimeout\'s range is armed in steps, not at once')
+  fresh.ws.close()
+  await fresh.closed
+  t.same(ended[0], 'expired')
+})
+
+t.test('a synchronous reauthenticate hook', async t => {
+  let allowed = true
+  const s = await startApp({ reauthenticateInterval: 50, reauthenticate: () => allowed })
+  t.teardown(() => s.app.close())
+  const c = await connectWs(s.wsUrl)
+  allowed = false
+  t.same(await c.closed, [1008, 'Authentication expired'])
+})
