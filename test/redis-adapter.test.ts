@@ -1,27 +1,16 @@
 import { randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
-import { RedisAdapter } from '../lib/index.js'
-import { startApp, type Started } from './helpers/app.js'
+import type { Started } from './helpers/app.js'
 import { OpenLog } from './helpers/events.js'
+import { redisApp } from './helpers/redis-app.js'
 import { connectWs, nextFrame } from './helpers/ws-client.js'
 
-// Real Redis on 127.0.0.1:6379 (scripts/ensure-test-env.sh starts one when missing).
-async function instance (t: Test, key: string, opened?: OpenLog): Promise<Started> {
-  const pub = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 1 })
-  const sub = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 1 })
-  await pub.connect()
-  await sub.connect()
-  const s = await startApp({ adapter: new RedisAdapter({ pub, sub, key }), onConnection: opened?.hook }, app => {
+function instance (t: Test, key: string, opened?: OpenLog): Promise<Started> {
+  return redisApp(t, key, { onConnection: opened?.hook }, app => {
     app.webchannel.channel('room:*')
     app.webchannel.on('say', (_ctx, room: string, text: string) => app.webchannel.to(room).emit('said', text))
   })
-  t.teardown(async () => {
-    await s.app.close()
-    pub.disconnect()
-    sub.disconnect()
-  })
-  return s
 }
 
 t.test('two instances share channels, sessions and broadcasts through Redis', async t => {

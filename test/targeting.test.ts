@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
-import { RedisAdapter, type WebChannelOptions } from '../lib/index.js'
+import type { WebChannelOptions } from '../lib/index.js'
 import { startApp, type Started } from './helpers/app.js'
 import { OpenLog } from './helpers/events.js'
+import { redisApp } from './helpers/redis-app.js'
 import { handshake } from './helpers/wc-raw.js'
 import { connectWs, nextFrame } from './helpers/ws-client.js'
 
@@ -101,19 +101,8 @@ t.test("the plugin's hooks apply to its own routes only", async t => {
   t.match(tree, /\/ws \(GET\)\n.*\(onRequest\)/, 'the WebSocket route keeps its hooks')
 })
 
-// Real Redis on 127.0.0.1:6379 (scripts/ensure-test-env.sh starts one when missing).
-async function redisInstance (t: Test, key: string): Promise<Started> {
-  const pub = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 1 })
-  const sub = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 1 })
-  await pub.connect()
-  await sub.connect()
-  const s = await startApp({ adapter: new RedisAdapter({ pub, sub, key }) }, app => { app.webchannel.channel('room:*') })
-  t.teardown(async () => {
-    await s.app.close()
-    pub.disconnect()
-    sub.disconnect()
-  })
-  return s
+function redisInstance (t: Test, key: string): Promise<Started> {
+  return redisApp(t, key, {}, app => { app.webchannel.channel('room:*') })
 }
 
 t.test('counts say local or cluster; a request to another instance fails at once', async t => {
