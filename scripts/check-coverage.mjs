@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs'
 import { relative } from 'node:path'
 
-const THRESHOLD = Number(process.env.COVERAGE_THRESHOLD ?? 89)
+const THRESHOLD = Number(process.env.COVERAGE_THRESHOLD ?? 90)
 // Files left out, each with its reason.
 const EXCLUDED = new Map([
   // The bench and example are not library code; nothing under lib/ is excluded today.

@@ -36,6 +36,10 @@ t.test('the example app: requests with replies, events, channels, emits; valid A
   t.equal(doc.channels['channel-room__'].address, 'room:{name}', 'the declared room:* pattern')
   t.equal(doc.operations['send.channel-room__.chat.message'].action, 'send', 'the server emits chat.message on the rooms')
   t.ok(doc.operations['receive.main.subscribe'], 'the built-in subscribe request')
+  const served = app.webchannel.asyncapi({ server: { host: 'chat.example' }, emits: [{ events: { 'chat.message': events['chat.message'] } }] }) as any
+  valid(t, served)
+  t.same(served.servers.default, { host: 'chat.example', protocol: 'wss', pathname: '/channel/ws' })
+  t.equal(served.operations['send.main.chat.message'].action, 'send', 'an emit on the main channel')
   // A broken document is caught: the validation can fail.
   t.notOk(validate({ ...doc, operations: { x: { action: 'shout' } } }))
 })
