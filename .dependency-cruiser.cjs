@@ -1,5 +1,7 @@
 // The layers of lib/, enforced in CI (`npm run lint`). Imports flow one way:
 //   plugin (index.ts, options.ts, plugin/) → hub → events → session → transports → codecs
+// store/ (where sessions live beyond one instance) sits beside codecs: it knows
+// nothing of the layers above it, and codecs know nothing of it.
 // errors.ts is the catalogue every layer may use; client/ is the browser/Node
 // client and shares only the pure codecs and the event schema types.
 'use strict'
@@ -9,7 +11,8 @@ const below = {
   events: ['^lib/(index|options)\\.ts$', '^lib/plugin/', '^lib/hub/'],
   session: ['^lib/(index|options)\\.ts$', '^lib/plugin/', '^lib/hub/', '^lib/events/'],
   transports: ['^lib/(index|options)\\.ts$', '^lib/plugin/', '^lib/hub/', '^lib/events/', '^lib/session/'],
-  codecs: ['^lib/(index|options)\\.ts$', '^lib/plugin/', '^lib/hub/', '^lib/events/', '^lib/session/', '^lib/transports/'],
+  store: ['^lib/(index|options)\\.ts$', '^lib/plugin/', '^lib/hub/', '^lib/events/', '^lib/session/', '^lib/transports/', '^lib/codecs/'],
+  codecs: ['^lib/(index|options)\\.ts$', '^lib/plugin/', '^lib/hub/', '^lib/events/', '^lib/session/', '^lib/transports/', '^lib/store/'],
 }
 
 module.exports = {

@@ -56,6 +56,8 @@ export const HttpRefusal = {
   ORIGIN_FORBIDDEN: { statusCode: 403, code: 'FST_WEBCHANNEL_ORIGIN_FORBIDDEN', message: 'Origin not allowed' },
   /** The admin route's DELETE for a session this instance does not have. */
   NO_SUCH_SESSION: { statusCode: 404, code: 'FST_WEBCHANNEL_NO_SUCH_SESSION', message: 'No such session on this instance' },
+  /** A request relayed from another instance for a session this one no longer holds: the relaying instance asks the store again. */
+  NOT_OWNER: { statusCode: 421, code: 'FST_WEBCHANNEL_NOT_OWNER', message: 'This instance does not hold the session' },
   /** A forward POST over `webchannel.maxBodySize`. */
   BODY_TOO_LARGE: { statusCode: 413, code: 'FST_WEBCHANNEL_BODY_TOO_LARGE', message: 'Request body is too large' },
   /** A plain GET on the WebSocket route. */

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { FST_WEBCHANNEL_INVALID_OPTION } from './errors.js'
 import type { Adapter } from './hub/adapter.js'
+import type { SessionStore } from './store/session-store.js'
 import type { AsyncApiOptions } from './plugin/asyncapi.js'
 import { samePrincipal } from './session/principal.js'
 import type { Session } from './session/session.js'
@@ -158,11 +159,19 @@ export interface WebChannelOptions {
   routeConfig?: Record<string, unknown>
   /** Cross-instance fan-out (e.g. `new RedisAdapter({ pub, sub })`). Default: in-memory, this instance only. */
   adapter?: Adapter
+  /**
+   * Where WebChannel sessions live beyond this instance (e.g. `new RedisSessionStore({ redis, advertise })`):
+   * any instance then serves any request of a session (relaying it to the session's owner while that lives,
+   * taking the session over when it is gone), and app.close() hands sessions to the other instances instead
+   * of closing them. Default null: sessions live in this instance's memory only.
+   */
+  sessionStore?: SessionStore | null
   websocket?: WebSocketOptions
   webchannel?: WebChannelTransportOptions
 }
 
-export type ResolvedOptions = Required<Omit<WebChannelOptions, 'websocket' | 'webchannel' | 'onConnection' | 'onSessionEnd' | 'adapter' | 'reauthenticate' | 'rateLimit' | 'asyncapi'>> & {
+export type ResolvedOptions = Required<Omit<WebChannelOptions, 'websocket' | 'webchannel' | 'onConnection' | 'onSessionEnd' | 'adapter' | 'sessionStore' | 'reauthenticate' | 'rateLimit' | 'asyncapi'>> & {
+  sessionStore: SessionStore | null
   asyncapi: false | (AsyncApiOptions & { path?: string })
   rateLimit: Required<RateLimitOptions>
   adapter: Adapter | null
@@ -197,6 +206,7 @@ export const defaults: ResolvedOptions = {
   admin: false,
   metrics: false,
   adapter: null,
+  sessionStore: null,
   handlerTimeout: 30_000,
   maxInflightRequests: 64,
   requestTimeout: 30_000,
@@ -269,6 +279,9 @@ function checkTopLevel (o: ResolvedOptions): void {
   if (o.adapter !== null && (typeof o.adapter !== 'object' || typeof o.adapter.publish !== 'function' ||
       typeof o.adapter.init !== 'function' || typeof o.adapter.count !== 'function')) {
     throw new FST_WEBCHANNEL_INVALID_OPTION('adapter', 'must implement Adapter (init, publish, count, close)')
+  }
+  if (o.sessionStore !== null && (typeof o.sessionStore !== 'object' || typeof o.sessionStore.route !== 'function' || typeof o.sessionStore.start !== 'function')) {
+    throw new FST_WEBCHANNEL_INVALID_OPTION('sessionStore', 'must implement SessionStore (start, stop, create, route, …)')
   }
   nonNegative('handlerTimeout', o.handlerTimeout)
   positive('maxInflightRequests', o.maxInflightRequests)

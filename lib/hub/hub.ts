@@ -47,6 +47,8 @@ export interface OpenInit {
   /** The principal the app's hooks established (the `principal` option's answer). */
   principal: unknown
   subprotocol: string | null
+  /** A session that continues a stored one: its id and the channels it was in. */
+  resume?: { id: string, channels: readonly string[] }
 }
 
 export type RawHandler = (session: Session, message: RawMessage) => void
@@ -109,7 +111,8 @@ export class Hub implements SessionOwner, LocalSessions {
   /** Open a session on a transport: attach it, then run onConnection (which may send at once). */
   open (init: OpenInit): Session {
     const session = new Session({
-      id: newSessionId(),
+      id: init.resume?.id ?? newSessionId(),
+      resumed: init.resume !== undefined,
       transport: init.transport,
       request: init.request,
       principal: init.principal,
@@ -126,6 +129,8 @@ export class Hub implements SessionOwner, LocalSessions {
     if (key !== null) this.perPrincipal.set(key, (this.perPrincipal.get(key) ?? 0) + 1)
     init.transport.attach(session)
     if (session.closed) return session
+    // Already authorised where the session began.
+    for (const name of init.resume?.channels ?? []) this.channels.join(session, name)
     this.expiry.watch(session)
     this.connected(session)
     return session

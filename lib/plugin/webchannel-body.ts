@@ -14,6 +14,9 @@ class ParseRefusal extends Error {
   }
 }
 
+/** The forward POST's body text, as the client sent it. */
+export const kRawBody = Symbol('webchannel.rawBody')
+
 /** Accept-Encoding names gzip (or *) with a non-zero q. */
 export function acceptsGzip (header: string | undefined): boolean {
   if (header === undefined) return false
@@ -67,6 +70,8 @@ export function bodyParser (maxBodySize: number) {
         finish(new ParseRefusal(refusal(HttpRefusal.INVALID_REQUEST, 'Invalid WebChannel request: ' + (err as Error).message)))
         return
       }
+      // Kept for a relay to the session's owner instance (a sessionStore); the same string, no copy.
+      ;(request as FastifyRequest & { [kRawBody]?: string })[kRawBody] = text
       finish(null, body)
     }
     payload.on('data', onData)

@@ -9,6 +9,7 @@ import { NO_CACHE_HEADERS } from '../transports/webchannel/back-channel.js'
 import type { WebChannelConnection } from '../transports/webchannel/connection.js'
 import type { Handshake, WebChannelSessions } from '../transports/webchannel/sessions.js'
 import { sendRefusal, sendUnknownSid } from './refusal.js'
+import type { SessionPlacement } from './session-placement.js'
 import { acceptsGzip } from './webchannel-body.js'
 import { NO_MAPS } from './webchannel-schemas.js'
 
@@ -30,11 +31,14 @@ export class BindHandler {
   private readonly hub: Hub
   private readonly opts: ResolvedOptions
   private readonly sessions: WebChannelSessions
+  /** With a session store: finds (relays, takes over) sessions held elsewhere. */
+  private readonly placement: SessionPlacement | null
 
-  constructor (hub: Hub, opts: ResolvedOptions, sessions: WebChannelSessions) {
+  constructor (hub: Hub, opts: ResolvedOptions, sessions: WebChannelSessions, placement: SessionPlacement | null = null) {
     this.hub = hub
     this.opts = opts
     this.sessions = sessions
+    this.placement = placement
   }
 
   /** The route handler. */
@@ -48,6 +52,10 @@ export class BindHandler {
       throw err
     }
     const body = req.kind === 'handshake' || req.kind === 'forward' ? (request.body as ForwardBody | null | undefined) ?? NO_MAPS : NO_MAPS
+    if (this.placement !== null && 'sid' in req) {
+      const answered = await this.placement.place(request, reply, req.sid)
+      if (answered !== null) return answered
+    }
     switch (req.kind) {
       case 'handshake': return this.handshake(request, reply, req, body)
       case 'fast-handshake': return this.fastHandshake(request, reply, req)

@@ -10,6 +10,8 @@ import { corsHeadersFor, preflight } from './cors.js'
 import { redactedRequest } from './log-redaction.js'
 import { refuseOrigin } from './origin.js'
 import { sendRefusal } from './refusal.js'
+import { principalKey } from '../session/principal.js'
+import { SessionPlacement } from './session-placement.js'
 import { bodyParser, mergeHeaders, urlHeaderMerger } from './webchannel-body.js'
 import { BindHandler, kExtraHeaders, type WcRequest } from './webchannel-handlers.js'
 import { BindQuerySchema, ForwardBodySchema, TestQuerySchema } from './webchannel-schemas.js'
@@ -31,12 +33,16 @@ type HookDone = (err?: Error) => void
 export async function registerWebChannelRoutes (fastify: FastifyInstance, hub: Hub, opts: ResolvedOptions): Promise<void> {
   const wc = opts.webchannel
   const base = opts.prefix === '/' ? '' : opts.prefix
-  const sessions = new WebChannelSessions(wc, opts.samePrincipal)
+  const store = opts.sessionStore
+  const sessions = new WebChannelSessions(wc, opts.samePrincipal, store === null ? null : { store, keyOf: principalKey, writeTimeout: 1000 })
+  const placement = store === null ? null : new SessionPlacement(hub, sessions, opts.principal, store.instanceId)
   const tests = new TestStreams()
   hub.addGauge('webchannelConnections', () => sessions.size)
+  if (store !== null) fastify.addHook('onReady', async () => { await store.start() })
   hub.onClose(async () => {
     tests.endAll()
     await sessions.shutdown(opts.closeCode, opts.closeReason)
+    placement?.relay.close()
   })
   if (wc.allowedHeaders.length > 0) {
     // Before Fastify routes the request: every hook of the app sees the merged headers.
@@ -62,7 +68,7 @@ export async function registerWebChannelRoutes (fastify: FastifyInstance, hub: H
     const config = { ...opts.routeConfig, compress: false } as FastifyContextConfig
     // Spread, not written inline: `compress` is @fastify/compress's route option, unknown to Fastify's own types.
     const compressOff = { compress: false as const }
-    const bind = new BindHandler(hub, opts, sessions).handle
+    const bind = new BindHandler(hub, opts, sessions, placement).handle
     for (const url of [opts.prefix, base + '/bind']) {
       const schema = { querystring: BindQuerySchema }
       child.route({ method: 'POST', url, ...compressOff, config, attachValidation: true, schema: { ...schema, body: ForwardBodySchema }, ...hooks, handler: bind })

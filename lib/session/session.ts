@@ -46,6 +46,8 @@ export interface SessionInit {
   limiter: TokenBucket | null
   /** Counters, when metrics are on. */
   meter: Meter | null
+  /** The session continues one another instance served (a shared session store). */
+  resumed?: boolean
 }
 
 /** One channel of one session, as `session.of(name)` returns it. */
@@ -96,6 +98,12 @@ export class Session implements TransportSink {
   /** Whatever the app's hooks established as the caller (see the `principal` option); null when none. */
   readonly principal: Principal | null
   readonly subprotocol: string | null
+  /**
+   * true: this instance continues a session another instance opened (its
+   * owner shut down or died). Its id, principal and channels carry over;
+   * `data` and per-session handlers start empty, so onConnection sets them up again.
+   */
+  readonly resumed: boolean
   readonly createdAt = Date.now()
   // Idle sessions are the common case: everything below is allocated on first use.
   private _data: Record<string, unknown> | null = null
@@ -117,6 +125,7 @@ export class Session implements TransportSink {
     this.request = init.request
     this.principal = init.principal as Principal | null
     this.subprotocol = init.subprotocol
+    this.resumed = init.resumed ?? false
     this.owner = init.owner
     this.events = init.events
     this.inboxLimit = init.inboxLimit
@@ -148,11 +157,14 @@ export class Session implements TransportSink {
   addChannel (name: string): void {
     if (this._channels === null) this._channels = new Set()
     this._channels.add(name)
+    this.transport.membership?.(name, true)
   }
 
   /** @internal */
   removeChannel (name: string): boolean {
-    return this._channels?.delete(name) ?? false
+    const had = this._channels?.delete(name) ?? false
+    if (had) this.transport.membership?.(name, false)
+    return had
   }
 
   /** @internal */

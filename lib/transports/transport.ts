@@ -12,6 +12,7 @@ export type EndReason =
   | 'error' // protocol error, oversize message, slow consumer, socket error
   | 'shutdown' // app.close()
   | 'expired' // the principal's authentication expired (expiresAt, or reauthenticate said no)
+  | 'moved' // app.close() with a session store: the session goes on at another instance
 
 /**
  * One outbound message, serialised once. Fan-out hands the same instance to
@@ -61,6 +62,8 @@ export interface Transport {
   abort? (why: EndReason): void
   /** Bytes queued and not yet acknowledged by the peer. */
   readonly bufferedAmount: number
+  /** The session joined or left a channel (a transport that stores its sessions remembers it). */
+  membership? (channel: string, joined: boolean): void
 }
 
 /** What a session offers its transport: where inbound traffic and the end go. */

@@ -71,6 +71,15 @@ export class ArrayQueue {
     return n
   }
 
+  /** Continue a stored session: its unacknowledged arrays, and the next id after everything it had queued. */
+  resume (arrays: ReadonlyArray<{ id: number, payload: string }>, nextId: number): void {
+    this.items = arrays.map(a => ({ id: a.id, payload: a.payload }))
+    this.head = 0
+    this.nextId = nextId
+    this.units = 0
+    for (const a of arrays) this.units += a.payload.length
+  }
+
   clear (): void {
     this.items = []
     this.head = 0

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { escapeLineSeparators, toPayload, type WireArray } from '../../codecs/webchannel-framing.js'
 import type { ForwardMap } from '../../codecs/webchannel-maps.js'
 import { CloseCode } from '../../errors.js'
+import type { SessionStore, StoredSession } from '../../store/session-store.js'
 import type { EndReason, OutboundMessage, Transport, TransportSink } from '../transport.js'
 import { ArrayQueue } from './array-queue.js'
 import { BackChannel } from './back-channel.js'
@@ -85,6 +86,11 @@ export class WebChannelConnection implements Transport {
   private pollTimer: NodeJS.Timeout | null = null
   private expiryTimer: NodeJS.Timeout | null = null
   private earlyEnd: { reason: EndReason, code: number, detail: string } | null = null
+  /** Where a successor instance would find this session (a shared session store), once the SID exists. */
+  private store: SessionStore | null = null
+  /** Continued from a store: there is no handshake, the session is open at once. */
+  private resumed = false
+  private endReason: EndReason | null = null
 
   constructor (opts: ConnectionOptions, log: FastifyBaseLogger, principal: unknown, onFree: (conn: WebChannelConnection) => void) {
     this.opts = opts
@@ -115,7 +121,12 @@ export class WebChannelConnection implements Transport {
   /** Carry the session the hub opened on this connection, and build the `c` array with its SID. */
   attach (sink: TransportSink): void {
     this.sink = sink
-    this.queue.setPayload(0, JSON.stringify(['c', sink.id, null, 8, 0, this.opts.keepaliveInterval]))
+    if (this.resumed) {
+      this.stateName = 'open'
+      this.armExpiry()
+    } else {
+      this.queue.setPayload(0, JSON.stringify(['c', sink.id, null, 8, 0, this.opts.keepaliveInterval]))
+    }
     const early = this.earlyEnd
     if (early !== null) {
       this.earlyEnd = null
@@ -147,7 +158,10 @@ export class WebChannelConnection implements Transport {
 
   /** Acknowledge arrays up to `aid` (sent on forward and back-channel requests). */
   ack (aid: number | null): void {
-    if (aid !== null && this.stateName !== 'closed') this.queue.ack(Math.min(aid, this.lastSentId))
+    if (aid === null || this.stateName === 'closed') return
+    const upTo = Math.min(aid, this.lastSentId)
+    this.queue.ack(upTo)
+    if (this.store !== null && this.sink !== null) this.store.ack(this.sink.id, upTo)
   }
 
   /** Deliver one POST's maps. While closing, maps are acknowledged but dropped, as on a closed socket. */
@@ -192,6 +206,7 @@ export class WebChannelConnection implements Transport {
       old.end()
     }
     this.clearTimer('expiryTimer')
+    if (this.store !== null && this.sink !== null) this.store.touch(this.sink.id)
     const bc = new BackChannel(
       { res: req.res, streaming: req.streaming, gzip: req.gzip, acked: req.aid ?? -1, headers: req.headers, drainTimeout: this.opts.sessionTimeout },
       () => { if (this.bc === bc) this.backChannelGone() })
@@ -207,7 +222,7 @@ export class WebChannelConnection implements Transport {
     if (bc.streaming) {
       // A fresh idle GET gets a noop at once: with detectBufferingProxy the
       // client drops to long polling for good if no body bytes arrive quickly.
-      if (pending.length === 0) this.queue.push(NOOP)
+      if (pending.length === 0) this.enqueue(NOOP)
       this.keepaliveTimer = setTimeout(() => this.keepalive(), this.opts.keepaliveInterval)
       this.maxAgeTimer = setTimeout(() => this.recycle(), this.opts.backChannelMaxAge)
       this.writePending(false)
@@ -223,7 +238,7 @@ export class WebChannelConnection implements Transport {
 
   private keepalive (): void {
     if (this.bc === null || this.stateName !== 'open') return
-    this.queue.push(NOOP)
+    this.enqueue(NOOP)
     this.writePending(false)
   }
 
@@ -249,6 +264,13 @@ export class WebChannelConnection implements Transport {
       this.detachBackChannel()
       bc.end()
     }
+  }
+
+  /** Queue an array (and store it, for a successor instance); returns its id. */
+  private enqueue (payload: string): number {
+    const id = this.queue.push(payload)
+    if (this.store !== null && this.sink !== null) this.store.append(this.sink.id, id, payload)
+    return id
   }
 
   private scheduleFlush (): void {
@@ -296,7 +318,7 @@ export class WebChannelConnection implements Transport {
       this.close(CloseCode.TRY_AGAIN_LATER, 'Slow consumer', 'error')
       return false
     }
-    this.queue.push(payload)
+    this.enqueue(payload)
     this.scheduleFlush()
     return true
   }
@@ -307,7 +329,7 @@ export class WebChannelConnection implements Transport {
     const wasHandshaking = this.stateName === 'handshaking'
     if (why === 'shutdown') this.bc?.closeConnectionAfter()
     // `stop` makes the client report an error and not terminate: for failures, and for expired credentials.
-    this.queue.push(why === 'error' || why === 'expired' ? STOP : CLOSE)
+    this.enqueue(why === 'error' || why === 'expired' ? STOP : CLOSE)
     this.end(why, code, reason)
     if (wasHandshaking) return // the handshake reply carries it
     if (this.bc !== null) {
@@ -318,6 +340,57 @@ export class WebChannelConnection implements Transport {
       this.clearTimer('expiryTimer')
       this.expiryTimer = setTimeout(() => this.free(), this.opts.sessionTimeout)
     }
+  }
+
+  // ---- a shared session store ------------------------------------------
+
+  /** A session another instance can continue: store it, and every array queued so far. */
+  persistTo (store: SessionStore, principalKey: string): void {
+    const sid = this.sink?.id
+    if (sid === undefined || this.stateName === 'closed') return
+    store.create(sid, this.principal, principalKey)
+    for (const a of this.queue.after(-1)) store.append(sid, a.id, a.payload)
+    this.store = store
+  }
+
+  /** A connection that continues a stored session (its owner is gone); attach() opens it. */
+  static resume (opts: ConnectionOptions, log: FastifyBaseLogger, stored: StoredSession, store: SessionStore, onFree: (conn: WebChannelConnection) => void): WebChannelConnection {
+    const conn = new WebChannelConnection(opts, log, stored.principal, onFree)
+    const last = stored.arrays.length > 0 ? stored.arrays[stored.arrays.length - 1].id : stored.acked
+    conn.queue.resume(stored.arrays, last + 1)
+    conn.lastSentId = last
+    conn.forward.resumeAt(stored.delivered)
+    conn.resumed = true
+    conn.store = store
+    return conn
+  }
+
+  membership (channel: string, joined: boolean): void {
+    const sid = this.sink?.id
+    if (this.store === null || sid === undefined || this.stateName !== 'open') return
+    if (joined) this.store.join(sid, channel)
+    else this.store.leave(sid, channel)
+  }
+
+  /**
+   * app.close() with a session store: the back channel ends without `close`,
+   * so the client reopens it and another instance takes the session over.
+   * Resolves once that response is done.
+   */
+  async handOff (): Promise<void> {
+    if (this.stateName !== 'open' || this.store === null) return await this.shutdown(CloseCode.GOING_AWAY, 'Server shutting down')
+    // Maps in flight are delivered (and their position stored) before the session moves.
+    await this.forward.idle()
+    const sid = this.sink?.id
+    if (this.stateName !== 'open' || sid === undefined) return
+    // Released and ended in one go: nothing can be queued here after a successor may have read the store.
+    const released = this.store.release([sid])
+    const bc = this.bc
+    bc?.closeConnectionAfter()
+    this.end('moved', CloseCode.GOING_AWAY, 'Session moved to another instance')
+    this.free()
+    await released
+    await bc?.closed()
   }
 
   /** Server shutdown: `close` to the client; resolves once the back channel carrying it is done. */
@@ -347,12 +420,14 @@ export class WebChannelConnection implements Transport {
     bc?.end()
     this.queue.clear()
     this.forward.dispose()
+    if (this.store !== null && this.sink !== null && this.endReason !== 'moved') this.store.remove(this.sink.id)
     this.onFree(this)
   }
 
   /** The session ends now; the connection may linger to deliver close/stop. */
   private end (reason: EndReason, code: number, detail: string): void {
     this.stateName = 'closing'
+    this.endReason = reason
     this.forward.dispose()
     if (this.sink !== null) this.sink.ended(reason, code, detail)
     else this.earlyEnd = { reason, code, detail }

@@ -85,6 +85,11 @@ export class ForwardChannel {
   /** Map ids below this have been delivered. */
   get delivered (): number { return this.next }
 
+  /** A stored session continues here: maps below `next` were delivered by its previous owner. */
+  resumeAt (next: number): void {
+    this.next = next
+  }
+
   /** Offer one POST's maps; resolves when they are all delivered, or when the POST must be retried. */
   submit (maps: readonly ForwardMap[]): Promise<ForwardOutcome> {
     if (this.disposed) return RETRY

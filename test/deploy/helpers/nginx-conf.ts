@@ -24,6 +24,25 @@ export interface Setup {
   tls?: { cert: string, key: string }
   /** Answer 503 from the proxy to the first attempt (t=1) of every request that carries a SID. */
   flaky?: boolean
+  /**
+   * Several instances, round-robin, no stickiness (upstreamPort is ignored):
+   * the setup docs/scaling.md shows for a session store. A request an instance
+   * refuses while shutting down (503) or cannot take (refused connection) is
+   * tried on the next one.
+   */
+  instances?: number[]
+}
+
+/** The upstream block and the retry rule for several instances, as docs/scaling.md shows them. */
+export function roundRobin (ports: readonly number[]): { upstream: string, retry: string } {
+  return {
+    upstream: `    upstream app {
+${ports.map(p => `        server 127.0.0.1:${p} max_fails=0;`).join('\n')}
+        keepalive 16;
+    }`,
+    retry: `        # An instance that is shutting down answers 503 without serving the request: safe to retry elsewhere.
+        proxy_next_upstream error timeout http_503 non_idempotent;`,
+  }
 }
 
 /** The location block for the app, as documented. Indented for a server block. */
@@ -56,7 +75,9 @@ export const CONNECTION_UPGRADE_MAP = `    map $http_upgrade $connection_upgrade
 
 /** A whole nginx.conf for one test run, with every path inside `dir`. */
 export function nginxConf (dir: string, s: Setup): string {
-  let location = recommendedLocation(`127.0.0.1:${s.upstreamPort}`, s.readTimeout)
+  const rr = s.instances === undefined ? null : roundRobin(s.instances)
+  let location = recommendedLocation(rr === null ? `127.0.0.1:${s.upstreamPort}` : 'app', s.readTimeout)
+  if (rr !== null) location = location.replace('        proxy_http_version 1.1;\n', '        proxy_http_version 1.1;\n' + rr.retry + '\n')
   if (s.buffering === true) {
     location = location.replace('proxy_buffering off;', 'proxy_buffering on;\n        proxy_ignore_headers X-Accel-Buffering;\n        proxy_set_header Accept-Encoding "";\n        gzip on;\n        gzip_types text/plain;\n        gzip_proxied any;\n        gzip_min_length 0;')
   }
@@ -89,6 +110,7 @@ http {
     uwsgi_temp_path ${dir}/uwsgi;
     scgi_temp_path ${dir}/scgi;
 ${CONNECTION_UPGRADE_MAP}
+${rr === null ? '' : rr.upstream}
     server {
         ${listen}
 ${location}

@@ -1,0 +1,57 @@
+// WebChannel sessions behind nginx round-robin (no stickiness) over two
+// instances that share a Redis session store, through a rolling restart
+// (SIGTERM) of one and a crash (SIGKILL) of the other. The real closure
+// client sends 1,000 messages; each instance echoes every one back. The
+// client must see every echo once and in order, with no error.
+import { randomBytes } from 'node:crypto'
+import t from 'tap'
+import { startNginx } from '../deploy/helpers/nginx.js'
+import { until } from '../helpers/wc-app.js'
+import { openChannel } from '../helpers/wc-node-client.js'
+import { startInstance, startRedis } from './helpers/processes.js'
+
+interface Echo { n: number, by: string }
+
+t.test('closure client: round-robin, a rolling restart and a SIGKILL lose, repeat and reorder nothing', async t => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop('SIGKILL'))
+  const KEY = 'rr-' + randomBytes(4).toString('hex')
+  let a = await startInstance({ REDIS_PORT: redis.port, KEY, NAME: 'a' })
+  const b = await startInstance({ REDIS_PORT: redis.port, KEY, NAME: 'b' })
+  t.teardown(() => Promise.all([a.stop('SIGKILL'), b.stop('SIGKILL')]))
+  const nginx = await startNginx({ upstreamPort: 0, readTimeout: '10s', instances: [a.port, b.port] })
+  t.teardown(() => nginx.stop())
+
+  const c = openChannel(`http://127.0.0.1:${nginx.port}/channel`)
+  t.teardown(() => c.close())
+  await c.opened()
+  const echoes = (): Echo[] => c.messages as Echo[]
+  const seen = (): number => new Set(echoes().map(e => e.n)).size
+  let sent = 0
+  const sendUpTo = (n: number): void => { while (sent < n) c.send({ n: String(sent++) }) }
+  const received = (n: number): Promise<true> => until(() => seen() >= n ? true : undefined, `${n} echoes (have ${seen()})`, 60_000)
+
+  sendUpTo(300)
+  await received(300)
+  // A rolling restart of a, with messages in flight.
+  sendUpTo(450)
+  await a.stop('SIGTERM')
+  t.equal(a.child.exitCode, 0, 'a closed gracefully')
+  a = await startInstance({ REDIS_PORT: redis.port, KEY, NAME: 'a2', PORT: a.port })
+  sendUpTo(600)
+  await received(600)
+  // A crash of b, with messages in flight.
+  sendUpTo(750)
+  await b.stop('SIGKILL')
+  sendUpTo(1000)
+  await received(1000)
+
+  const ns = echoes().map(e => e.n)
+  const firsts = ns.filter((n, i) => ns.indexOf(n) === i)
+  t.same(firsts, Array.from({ length: 1000 }, (_, i) => i), 'every message echoed, in order')
+  t.equal(ns.length - firsts.length, 0, 'no echo twice')
+  t.notOk(c.events.some(e => e.type === 'error' || e.type === 'close'), 'the session never failed')
+  const by = new Set(echoes().map(e => e.by))
+  t.ok(by.size >= 2, `echoes came from several instances: ${[...by].join(', ')}`)
+  t.match(a.output() + b.output(), /resumed /, 'an instance took the session over')
+})
