@@ -1,10 +1,12 @@
 // WebChannel sessions behind nginx round-robin (no stickiness) over two
 // instances that share a Redis session store, through a rolling restart
 // (SIGTERM) of one and a crash (SIGKILL) of the other. The real closure
-// client sends 1,000 messages; each instance echoes every one back. The
-// client must see every echo once and in order, with no error.
+// client, then the project's client, send 1,000 messages; each instance
+// echoes every one back. The client must see every echo once and in order,
+// with no error and no new session.
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
+import { connect } from '../../lib/client/index.js'
 import { startNginx } from '../deploy/helpers/nginx.js'
 import { until } from '../helpers/wc-app.js'
 import { openChannel } from '../helpers/wc-node-client.js'
@@ -54,4 +56,59 @@ t.test('closure client: round-robin, a rolling restart and a SIGKILL lose, repea
   const by = new Set(echoes().map(e => e.by))
   t.ok(by.size >= 2, `echoes came from several instances: ${[...by].join(', ')}`)
   t.match(a.output() + b.output(), /resumed /, 'an instance took the session over')
+})
+
+t.test('project client over WebChannel: the same session throughout, channels included', async t => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop('SIGKILL'))
+  const KEY = 'rr-' + randomBytes(4).toString('hex')
+  let a = await startInstance({ REDIS_PORT: redis.port, KEY, NAME: 'a' })
+  const b = await startInstance({ REDIS_PORT: redis.port, KEY, NAME: 'b' })
+  t.teardown(() => Promise.all([a.stop('SIGKILL'), b.stop('SIGKILL')]))
+  const nginx = await startNginx({ upstreamPort: 0, readTimeout: '10s', instances: [a.port, b.port] })
+  t.teardown(() => nginx.stop())
+  const origin = `http://127.0.0.1:${nginx.port}`
+
+  const client = connect(origin + '/channel', { transport: 'webchannel' })
+  t.teardown(() => client.close())
+  const lifecycle: string[] = []
+  client.on('reconnecting', () => lifecycle.push('reconnecting'))
+  client.on('close', () => lifecycle.push('close'))
+  const echoes: Echo[] = []
+  const news: string[] = []
+  client.on('echo', (e: unknown) => { echoes.push(e as Echo) })
+  client.of('room').on('news', (text: unknown) => { news.push(text as string) })
+  await new Promise<void>(resolve => client.once('open', () => resolve()))
+  await client.subscribe('room')
+  const seen = (): number => new Set(echoes.map(e => e.n)).size
+  let sent = 0
+  const sendUpTo = (n: number): void => { while (sent < n) client.emit('echo', sent++) }
+  const received = (n: number): Promise<true> => until(() => seen() >= n ? true : undefined, `${n} echoes (have ${seen()})`, 60_000)
+  const broadcast = async (text: string): Promise<void> => {
+    const res = await fetch(origin + '/broadcast', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text }) })
+    t.equal(res.status, 200, 'broadcast ' + text)
+    await until(() => news.includes(text) ? true : undefined, 'news ' + text, 30_000)
+  }
+
+  sendUpTo(300)
+  await received(300)
+  await broadcast('before')
+  sendUpTo(450)
+  await a.stop('SIGTERM')
+  a = await startInstance({ REDIS_PORT: redis.port, KEY, NAME: 'a2', PORT: a.port })
+  sendUpTo(600)
+  await received(600)
+  await broadcast('after restart')
+  sendUpTo(750)
+  await b.stop('SIGKILL')
+  sendUpTo(1000)
+  await received(1000)
+  await broadcast('after crash')
+
+  const ns = echoes.map(e => e.n)
+  const firsts = ns.filter((n, i) => ns.indexOf(n) === i)
+  t.same(firsts, Array.from({ length: 1000 }, (_, i) => i), 'every message echoed, in order')
+  t.equal(ns.length - firsts.length, 0, 'no echo twice')
+  t.same(news, ['before', 'after restart', 'after crash'], 'the channel subscription moved with the session')
+  t.same(lifecycle, [], 'the client never had to reconnect: one session throughout')
 })
