@@ -69,8 +69,9 @@ export class RedisSessionStore implements SessionStore {
     this.onError = options.onError ?? (() => {})
   }
 
+  /** Does not wait for Redis: an instance boots (and serves its own sessions) while Redis is down. */
   async start (): Promise<void> {
-    await this.announce()
+    this.announce().catch(this.onError)
     // Renew well inside the TTL, so one slow renewal does not make peers take our sessions.
     this.renewTimer = setInterval(() => { this.announce().catch(this.onError) }, Math.max(100, Math.floor(this.instanceTtl / 3)))
     this.renewTimer.unref()
