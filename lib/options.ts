@@ -29,6 +29,13 @@ export interface WebSocketOptions {
   maxMessageSize?: number
   /** Ping every so many ms; 0 disables. Default 30000. */
   pingInterval?: number
+  /**
+   * Sessions that survive a dropped socket, for clients that ask (the project's client does; plain
+   * ws-wrapper clients are unaffected). `window`: how long a session waits for its client to come back
+   * (ms, default 30000); `maxBytes`: sent messages kept for a replay until the client acknowledges them
+   * (default 1 MiB; a client that missed more gets a fresh session and is told so). false: never.
+   */
+  resume?: false | { window?: number, maxBytes?: number }
   /** Terminate a peer that has not answered a ping within this many ms. Default 10000. */
   pongTimeout?: number
   /** An upgrade whose Fastify hooks have not finished in this many ms is refused (HTTP 408). Default 10000. */
@@ -228,6 +235,7 @@ export const defaults: ResolvedOptions = {
     writeTimeout: 30_000,
     maxBufferedBytes: 4 * MiB,
     perMessageDeflate: false,
+    resume: { window: 30_000, maxBytes: 1 * MiB },
   },
   webchannel: {
     enabled: true,
@@ -311,6 +319,12 @@ function checkWebSocket (ws: Required<WebSocketOptions>): void {
   positive('websocket.maxMessageSize', ws.maxMessageSize)
   nonNegative('websocket.pingInterval', ws.pingInterval)
   positive('websocket.pongTimeout', ws.pongTimeout)
+  if (ws.resume !== false) {
+    if (typeof ws.resume !== 'object' || ws.resume === null) throw new FST_WEBCHANNEL_INVALID_OPTION('websocket.resume', 'must be false or { window, maxBytes }')
+    ws.resume = { window: ws.resume.window ?? 30_000, maxBytes: ws.resume.maxBytes ?? MiB }
+    positive('websocket.resume.window', ws.resume.window)
+    positive('websocket.resume.maxBytes', ws.resume.maxBytes)
+  }
   positive('websocket.handshakeTimeout', ws.handshakeTimeout)
   positive('websocket.writeTimeout', ws.writeTimeout)
   positive('websocket.maxBufferedBytes', ws.maxBufferedBytes)

@@ -5,6 +5,7 @@ import type { WebSocket } from 'ws'
 import type { Hub } from '../hub/hub.js'
 import type { ResolvedOptions } from '../options.js'
 import { Keepalive } from '../transports/websocket/keepalive.js'
+import { ResumableTransport, type ResumeOptions } from '../transports/websocket/resumable.js'
 import { WsConnection } from '../transports/websocket/ws-connection.js'
 import { HttpRefusal, refusal } from '../errors.js'
 import { redactedRequest } from './log-redaction.js'
@@ -51,6 +52,10 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
     done()
   })
 
+  // Filled in by resolveOptions when not false.
+  const resumeOpts = wsOpts.resume === false ? null : wsOpts.resume as ResumeOptions
+  const resumable = (request: FastifyRequest): Resumable | null => resumeOpts === null ? null : findResumable(hub, opts, request)
+
   fastify.route({
     method: 'GET',
     url: path,
@@ -76,8 +81,11 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
       if (wsOpts.requireSubprotocol && pickSubprotocol(offeredProtocols(request), wsOpts.subprotocols) === false) {
         return sendRefusal(reply, refusal(HttpRefusal.SUBPROTOCOL_REQUIRED, `Offer one of these subprotocols: ${wsOpts.subprotocols.join(', ')}`))
       }
-      const refused = hub.admit(opts.principal(request), request.ip)
-      if (refused !== null) return sendRefusal(reply, refused)
+      // A client coming back to its own session is no new session: no admission.
+      if (resumable(request) === null) {
+        const refused = hub.admit(opts.principal(request), request.ip)
+        if (refused !== null) return sendRefusal(reply, refused)
+      }
       // The upgrade's stand-in response, to be unhooked from the socket once upgraded.
       ;(request.raw as TimedRequest)[kUpgradeResponse] = reply.raw
     },
@@ -89,11 +97,32 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
         socket.close(opts.closeCode, opts.closeReason)
         return
       }
-      const session = hub.open({ transport: conn, request, principal: opts.principal(request), subprotocol: socket.protocol === '' ? null : socket.protocol })
+      const back = resumable(request)
+      if (back !== null && back.transport.resume(conn, back.after)) {
+        keepalive.add(conn)
+        return
+      }
+      // A client that asks for resumability (or could not resume) gets a resumable session.
+      const asked = typeof (request.query as { resume?: unknown }).resume === 'string'
+      const transport = resumeOpts !== null && asked ? new ResumableTransport(conn, resumeOpts) : conn
+      const session = hub.open({ transport, request, principal: opts.principal(request), subprotocol: socket.protocol === '' ? null : socket.protocol })
       keepalive.add(conn)
       session.log.debug('webchannel: websocket session opened')
     },
   })
+}
+
+interface Resumable { transport: ResumableTransport, after: number }
+
+/** `?resume=<id>&seq=<n>` naming a resumable session of this instance and of this principal. */
+function findResumable (hub: Hub, opts: ResolvedOptions, request: FastifyRequest): Resumable | null {
+  const q = request.query as { resume?: unknown, seq?: unknown }
+  if (typeof q.resume !== 'string' || q.resume.length < 16 || typeof q.seq !== 'string') return null
+  const session = hub.get(q.resume)
+  const after = Number(q.seq)
+  if (session === undefined || !(session.transport instanceof ResumableTransport) || !Number.isSafeInteger(after)) return null
+  if (!opts.samePrincipal(session.principal, opts.principal(request))) return null
+  return { transport: session.transport, after }
 }
 
 /**
