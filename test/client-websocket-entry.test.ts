@@ -14,7 +14,7 @@ t.test('talks over WebSocket like the full entry', async t => {
   t.teardown(() => closeAll(s.app, client))
   t.ok(client instanceof Client)
   t.notOk(client instanceof FullClient, 'the core class, not the full entry\'s subclass')
-  t.same(await nextEvent(client, 'open'), { transport: 'websocket', reconnected: false, restored: [] })
+  t.same(await nextEvent(client, 'open'), { transport: 'websocket', reconnected: false, resumed: false, restored: [] })
   t.equal(await client.request('echo', 'hi'), 'hi')
 })
 
@@ -41,7 +41,7 @@ t.test('with a loader, auto falls back to WebChannel', async t => {
     loadWebChannel: () => { loads++; return import('@firebase/webchannel-wrapper/webchannel-blob') },
   })
   t.teardown(() => closeAll(s.app, client))
-  t.same(await nextEvent(client, 'open'), { transport: 'webchannel', reconnected: false, restored: [] })
+  t.same(await nextEvent(client, 'open'), { transport: 'webchannel', reconnected: false, resumed: false, restored: [] })
   t.equal(await client.request('echo', 'via long poll'), 'via long poll')
   t.equal(loads, 1)
 })

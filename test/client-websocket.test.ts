@@ -21,12 +21,12 @@ t.test('request/response crosses the wire as ws-wrapper envelopes', async t => {
   const { WebSocket, log } = recordingWebSocket()
   const client = connect(s.base, { WebSocket, transport: 'websocket' })
   const info = await open(t, client)
-  t.same(info, { transport: 'websocket', reconnected: false, restored: [] })
+  t.same(info, { transport: 'websocket', reconnected: false, resumed: false, restored: [] })
   t.same(await client.request('echo', { a: [1, 'é'] }), { a: [1, 'é'] })
   t.equal(await client.request('add', 2, 3), 5)
   t.same(log.sent, [{ i: 1, a: ['echo', { a: [1, 'é'] }] }, { i: 2, a: ['add', 2, 3] }])
   t.same(log.received, [{ i: 1, d: { a: [1, 'é'] } }, { i: 2, d: 5 }])
-  t.equal(log.urls[0], `${s.wsUrl}`)
+  t.equal(log.urls[0], `${s.wsUrl}?resume=1`, 'a resumable session asked for')
   t.equal(client.transport, 'websocket')
   t.equal(client.state, 'open')
 })
@@ -222,7 +222,7 @@ t.test('reconnect after a server-side close: events, restored subscriptions, fre
   s.app.webchannel.toSession(first.id).close(1012, 'Service restart')
   const info = await reopened
   t.equal(await queued, 'pong from room:a', 'the queued request waited for the rejoin')
-  t.same(info, { transport: 'websocket', reconnected: true, restored: ['room:a', 'room:b'] })
+  t.same(info, { transport: 'websocket', reconnected: true, resumed: false, restored: ['room:a', 'room:b'] })
   const second = await s.sessions.next()
   t.not(second.id, first.id)
   t.same([...second.channels].sort(), ['room:a', 'room:b'])
@@ -234,10 +234,10 @@ t.test('reconnect after a server-side close: events, restored subscriptions, fre
 
   t.same(events.filter(e => e[0] !== 'state'), [
     ['transport', { transport: 'websocket', previous: null }],
-    ['open', { transport: 'websocket', reconnected: false, restored: [] }],
+    ['open', { transport: 'websocket', reconnected: false, resumed: false, restored: [] }],
     ['close', { code: 1012, reason: 'Service restart', transport: 'websocket', willReconnect: true }],
     ['reconnecting', { attempt: 1, delay: 20 }],
-    ['open', { transport: 'websocket', reconnected: true, restored: ['room:a', 'room:b'] }],
+    ['open', { transport: 'websocket', reconnected: true, resumed: false, restored: ['room:a', 'room:b'] }],
   ])
   t.same(events.filter(e => e[0] === 'state').map(e => e[1]), ['open', 'reconnecting', 'open'])
   // The resubscribe requests crossed the wire on the new socket.
@@ -296,7 +296,7 @@ t.test('the server restarts on the same port: the client reconnects and rejoins'
   const reopened = nextEvent(client, 'open')
   const s2 = await startClientServer(setup, {}, undefined, s1.port)
   t.teardown(() => s2.app.close())
-  t.same(await reopened, { transport: 'websocket', reconnected: true, restored: ['room:x'] })
+  t.same(await reopened, { transport: 'websocket', reconnected: true, resumed: false, restored: ['room:x'] })
   t.equal(s2.app.webchannel.to('room:x').localCount(), 1)
   t.equal(client.transport, 'websocket')
   t.ok(log.urls.length >= 2)

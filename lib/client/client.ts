@@ -12,6 +12,7 @@ import type {
   ClientOptions, CloseInfo, ConnectionState, EventArgs, EventListener, EventMap, EventName, EventResult,
   LifecycleEvent, LifecycleEvents, RequestOptions, TransportKind, WebChannelModule, WebSocketConstructor,
 } from './types.js'
+import { ResumeState } from './resume.js'
 import { resolveBase, webchannelUrl, websocketUrl } from './url.js'
 
 const LIFECYCLE: ReadonlySet<string> = new Set<LifecycleEvent>(['open', 'close', 'error', 'reconnecting', 'transport', 'state'])
@@ -68,6 +69,10 @@ export class Client<E extends EventMap = EventMap> {
   /** Resets the backoff once the live link has stayed open for `reconnect.resetAfter`. */
   private healthyTimer: ReturnType<typeof setTimeout> | null = null
   private heartbeat: Heartbeat | null = null
+  /** WebSocket resume (unless `resume: false`): the session to come back to after a drop. */
+  private readonly resume: ResumeState | null
+  /** The current WebSocket's hello resumed the previous session. */
+  private resumedLink = false
   /** In auto mode on WebChannel: when to try WebSocket again, and the attempt under way. */
   private probeTimer: ReturnType<typeof setTimeout> | null = null
   private probing: Link | null = null
@@ -92,6 +97,7 @@ export class Client<E extends EventMap = EventMap> {
       heartbeat: options.heartbeat === false ? null : { ...heartbeatDefaults, ...(options.heartbeat === true || options.heartbeat === undefined ? {} : options.heartbeat) },
       probeWebSocket: options.probeWebSocket ?? 60_000,
     }
+    this.resume = options.resume === false ? null : new ResumeState()
     if (!['auto', 'websocket', 'webchannel'].includes(this.o.transport)) {
       throw new TypeError('transport must be "auto", "websocket" or "webchannel"')
     }
@@ -290,7 +296,8 @@ export class Client<E extends EventMap = EventMap> {
         },
       }
       const link = kind === 'websocket'
-        ? openWebSocket(websocketUrl(this.base, this.o.websocketPath, token, this.o.tokenParam), this.webSocketCtor(), handlers)
+        ? openWebSocket(websocketUrl(this.base, this.o.websocketPath, token, this.o.tokenParam, this.resume?.params()), this.webSocketCtor(), handlers,
+          this.resume === null ? undefined : (hello) => { this.resumedLink = this.resume?.hello(hello) ?? false })
         : openWebChannel(webchannelUrl(this.base), this.options.loadWebChannel ?? noLoader, {
           params: token !== null && this.o.webchannelAuth === 'query' ? { [this.o.tokenParam]: token } : {},
           headers: token !== null && this.o.webchannelAuth === 'header' ? { Authorization: 'Bearer ' + token } : {},
@@ -356,6 +363,10 @@ export class Client<E extends EventMap = EventMap> {
     this.link = link
     this.everOpened = true
     this.currentTransport = link.kind
+    const resumed = link.kind === 'websocket' && this.resumedLink
+    this.resumedLink = false
+    // A WebChannel session is another session: nothing to resume on the next WebSocket.
+    if (link.kind === 'webchannel') this.resume?.forget()
     this.watch(link)
     this.setState('open')
     if (previous !== link.kind) this.fire('transport', { transport: link.kind, previous })
@@ -380,7 +391,7 @@ export class Client<E extends EventMap = EventMap> {
         this.flush(link)
         if (this.link !== link) return
       }
-      this.fire('open', { transport: link.kind, reconnected, restored: names.filter((_, i) => ok[i]) })
+      this.fire('open', { transport: link.kind, reconnected, resumed, restored: names.filter((_, i) => ok[i]) })
     })
   }
 
@@ -493,6 +504,7 @@ export class Client<E extends EventMap = EventMap> {
   /** The open link ended without `close()`. */
   private dropped (link: Link, code: number, reason: string): void {
     this.link = null
+    this.resume?.stop()
     this.unwatch()
     this.restoring = false
     this.generation++
@@ -517,6 +529,7 @@ export class Client<E extends EventMap = EventMap> {
     this.unwatch()
     this.generation++
     this.link = null
+    this.resume?.forget()
     this.restoring = false
     const trying = this.trying
     this.trying = null
@@ -530,6 +543,8 @@ export class Client<E extends EventMap = EventMap> {
 
   private receive (data: unknown): void {
     this.heartbeat?.seen()
+    const link = this.link
+    if (link !== null && link.kind === 'websocket') this.resume?.counted(text => { if (this.link === link) link.send(text) })
     const m = typeof data === 'string' ? parseEnvelope(data) : decodeEnvelope(data)
     switch (m.kind) {
       case 'resolve':

@@ -1,5 +1,6 @@
 import { isRefusal, type Link, type LinkHandlers } from './link.js'
 import { probeRefusal } from './probe.js'
+import { parseHello, type Hello } from './resume.js'
 import type { WebSocketConstructor } from './types.js'
 
 /** The part of the WHATWG WebSocket the client uses (the browser's and the `ws` package's both have it). */
@@ -18,14 +19,16 @@ interface SocketLike {
  * browser hides it, so the upgrade URL is then probed with a plain GET, which
  * runs through the same hooks (see probe.ts).
  */
-export function openWebSocket (url: string, Ctor: WebSocketConstructor, h: LinkHandlers): Link {
+export function openWebSocket (url: string, Ctor: WebSocketConstructor, h: LinkHandlers, onHello?: (hello: Hello) => void): Link {
   let done = false
   let opened = false
+  const gate = onHello === undefined ? null : new HelloGate(onHello, h)
   let status = 0
   const finish = (code: number, reason: string, refused?: number) => {
     if (done) return
     done = true
     ws.onopen = ws.onmessage = ws.onclose = null
+    gate?.cancel()
     h.onClose(code, reason, refused)
   }
   const failed = (code: number, reason: string) => {
@@ -52,9 +55,13 @@ export function openWebSocket (url: string, Ctor: WebSocketConstructor, h: LinkH
   ws.onopen = () => {
     if (done) return
     opened = true
-    h.onOpen()
+    if (gate === null) h.onOpen()
+    else gate.socketOpen()
   }
-  ws.onmessage = (ev) => { if (!done && typeof ev.data === 'string') h.onMessage(ev.data) }
+  ws.onmessage = (ev) => {
+    if (done || typeof ev.data !== 'string') return
+    if (gate === null || gate.pass(ev.data)) h.onMessage(ev.data)
+  }
   // Browsers give no detail; the `ws` package says "Unexpected server response: 401".
   ws.onerror = (ev) => {
     const m = typeof ev?.message === 'string' ? /Unexpected server response: (\d{3})/.exec(ev.message) : null
@@ -73,5 +80,49 @@ export function openWebSocket (url: string, Ctor: WebSocketConstructor, h: LinkH
       }
       finish(code, reason)
     },
+  }
+}
+
+/** How long an open socket waits for the hello before it counts as open anyway (a server that sends none). */
+const HELLO_WAIT_MS = 1000
+
+/**
+ * A resumable socket is open once its hello frame arrived. A server without
+ * resume support sends none: the socket then opens with its first frame (an
+ * ordinary message) or after HELLO_WAIT_MS, whichever comes first.
+ */
+class HelloGate {
+  private waiting = true
+  private timer: ReturnType<typeof setTimeout> | null = null
+  private readonly onHello: (hello: Hello) => void
+  private readonly h: LinkHandlers
+
+  constructor (onHello: (hello: Hello) => void, h: LinkHandlers) {
+    this.onHello = onHello
+    this.h = h
+  }
+
+  socketOpen (): void {
+    this.timer = setTimeout(() => this.open(), HELLO_WAIT_MS)
+  }
+
+  /** false: the frame was the hello, not a message. */
+  pass (text: string): boolean {
+    if (!this.waiting) return true
+    const hello = parseHello(text)
+    if (hello !== null) this.onHello(hello)
+    this.open()
+    return hello === null
+  }
+
+  cancel (): void {
+    this.waiting = false
+    if (this.timer !== null) clearTimeout(this.timer)
+  }
+
+  private open (): void {
+    if (!this.waiting) return
+    this.cancel()
+    this.h.onOpen()
   }
 }

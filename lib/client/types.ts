@@ -34,6 +34,11 @@ export interface OpenInfo {
   transport: TransportKind
   /** False for the first connection, true after a reconnect. */
   reconnected: boolean
+  /**
+   * True when a WebSocket reconnect resumed the same session: nothing was missed,
+   * the server kept its state. False after a reconnect that had to start a new session.
+   */
+  resumed: boolean
   /** Channels re-subscribed after a reconnect (refusals are reported as `error` events). */
   restored: string[]
 }
@@ -106,6 +111,12 @@ export interface ClientOptions {
   requestTimeout?: number
   /** Reconnect after a drop: false to stop, or backoff settings. Default true. A 401/403 refusal is never retried. */
   reconnect?: boolean | BackoffOptions
+  /**
+   * WebSocket resume: after a drop, reconnect to the same session (within the server's
+   * `websocket.resume.window`) and receive every message sent meanwhile, once and in order.
+   * Default true; a server that does not offer it is used as before.
+   */
+  resume?: boolean
   /**
    * WebSocket liveness: after `interval` ms with nothing received the client
    * sends a request (to the reserved name `connect`, answered at once by the

@@ -7,12 +7,13 @@ export function resolveBase (url: string): URL {
 }
 
 /** `{prefix}{websocketPath}` on ws(s):, with the token as a query parameter. */
-export function websocketUrl (base: URL, path: string, token: string | null, param: string): string {
+export function websocketUrl (base: URL, path: string, token: string | null, param: string, extra: Record<string, string> = {}): string {
   const u = new URL(base.href)
   u.protocol = u.protocol === 'https:' || u.protocol === 'wss:' ? 'wss:' : 'ws:'
   u.pathname = u.pathname.replace(/\/+$/, '') + path
   u.hash = ''
   if (token !== null) u.searchParams.set(param, token)
+  for (const [k, v] of Object.entries(extra)) u.searchParams.set(k, v)
   return u.href
 }
 

@@ -5,7 +5,8 @@ import type { WebSocket } from 'ws'
 import type { Hub } from '../hub/hub.js'
 import type { ResolvedOptions } from '../options.js'
 import { Keepalive } from '../transports/websocket/keepalive.js'
-import { ResumableTransport, type ResumeOptions } from '../transports/websocket/resumable.js'
+import { OutboundMessage, type Transport } from '../transports/transport.js'
+import { NO_RESUME_HELLO, ResumableTransport, type ResumeOptions } from '../transports/websocket/resumable.js'
 import { WsConnection } from '../transports/websocket/ws-connection.js'
 import { HttpRefusal, refusal } from '../errors.js'
 import { redactedRequest } from './log-redaction.js'
@@ -102,9 +103,7 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
         keepalive.add(conn)
         return
       }
-      // A client that asks for resumability (or could not resume) gets a resumable session.
-      const asked = typeof (request.query as { resume?: unknown }).resume === 'string'
-      const transport = resumeOpts !== null && asked ? new ResumableTransport(conn, resumeOpts) : conn
+      const transport = sessionTransport(conn, request, resumeOpts)
       const session = hub.open({ transport, request, principal: opts.principal(request), subprotocol: socket.protocol === '' ? null : socket.protocol })
       keepalive.add(conn)
       session.log.debug('webchannel: websocket session opened')
@@ -113,6 +112,14 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
 }
 
 interface Resumable { transport: ResumableTransport, after: number }
+
+/** A client that asks for resumability (or could not resume) gets a resumable session, or a hello saying there is none. */
+function sessionTransport (conn: WsConnection, request: FastifyRequest, resume: ResumeOptions | null): Transport {
+  if (typeof (request.query as { resume?: unknown }).resume !== 'string') return conn
+  if (resume !== null) return new ResumableTransport(conn, resume)
+  conn.send(new OutboundMessage(NO_RESUME_HELLO))
+  return conn
+}
 
 /** `?resume=<id>&seq=<n>` naming a resumable session of this instance and of this principal. */
 function findResumable (hub: Hub, opts: ResolvedOptions, request: FastifyRequest): Resumable | null {

@@ -50,18 +50,26 @@ async function startAppOnPort (options: WebChannelOptions, setup: (app: FastifyI
 /** Every text frame that crossed a client's WebSocket, both ways, parsed. */
 export interface WireLog {
   sent: unknown[]
+  /** Every frame received, except the resume hello (see `hellos`). */
   received: unknown[]
+  /** The server's resume hello frames (`webchannel.session`), one per resumable socket. */
+  hellos: unknown[]
   urls: string[]
 }
 
 /** The `ws` package's WebSocket, recording frames and URLs (what crosses the wire). */
 export function recordingWebSocket (): { WebSocket: WebSocketConstructor, log: WireLog } {
-  const log: WireLog = { sent: [], received: [], urls: [] }
+  const log: WireLog = { sent: [], received: [], hellos: [], urls: [] }
   class Recording extends WebSocket {
     constructor (url: string) {
       super(url)
       log.urls.push(url)
-      this.on('message', (data, isBinary) => { if (!isBinary) log.received.push(JSON.parse(data.toString())) })
+      this.on('message', (data, isBinary) => {
+        if (isBinary) return
+        const frame = JSON.parse(data.toString()) as { a?: unknown[] }
+        if (frame.a?.[0] === 'webchannel.session') log.hellos.push(frame)
+        else log.received.push(frame)
+      })
     }
 
     override send (data: unknown, ...rest: unknown[]): void {

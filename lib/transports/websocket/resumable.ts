@@ -10,6 +10,8 @@ export interface ResumeOptions {
 
 /** Server → client, the first frame of a resumable socket: `{ id, resumed }`. Not counted. */
 export const HELLO_EVENT = 'webchannel.session'
+/** The hello of a server that does not offer resume (`websocket.resume: false`), to a client that asked. */
+export const NO_RESUME_HELLO = JSON.stringify({ a: [HELLO_EVENT, { id: null, resumed: false }] })
 /** Client → server: every message up to this sequence number arrived; the server may forget them. */
 export const ACK_EVENT = 'webchannel.ack'
 const ACK_PREFIX = `{"a":["${ACK_EVENT}",`
@@ -47,7 +49,8 @@ export class ResumableTransport implements Transport {
     this.opts = opts
   }
 
-  get bufferedAmount (): number { return this.inner?.bufferedAmount ?? this.keptBytes }
+  /** Bytes sent and not yet acknowledged by the client (kept for a replay). */
+  get bufferedAmount (): number { return this.keptBytes }
   /** The socket dropped and the session waits for its client. */
   get detached (): boolean { return this.inner === null && !this.done }
 
