@@ -182,6 +182,14 @@ t.test('without @fastify/compress: long polls gzipped by the plugin (webchannel.
   t.equal((await wire(s2.origin, poll(sid2, 0), 'gzip')).encoding, 'identity', 'gzip: false')
 })
 
+t.test('@fastify/compress registered after the plugin does not reach its routes (the README says: register it first)', async t => {
+  const s = await startWcServer({}, async app => { await app.register(compress, { threshold: 0 }) })
+  t.teardown(() => s.app.close())
+  t.equal((await wire(s.origin, HS, 'gzip', echoBatch(50))).encoding, 'identity', 'handshake: plain')
+  const sid = await sessionWith(s, 1)
+  t.equal((await wire(s.origin, poll(sid, 0), 'gzip')).encoding, 'gzip', 'long poll: the plugin\'s own gzip, as without compress')
+})
+
 t.test('the streaming back channel is never compress\'s: plain with gzip: false even at threshold 0, and still streaming', async t => {
   const s = await server(t, { webchannel: { gzip: false } }, withCompress({ threshold: 0 }))
   const sid = await sessionWith(s, 0)
