@@ -79,8 +79,18 @@ export interface WebChannelTransportOptions {
    * `['authorization']` opts in for clients that cannot set headers; cookie, host, origin and hop-by-hop names are refused.
    */
   allowedHeaders?: string[]
-  /** gzip the streamed back channel (sync-flushed per chunk) when the client accepts it. Default true. */
+  /**
+   * gzip the streaming back channel (sync-flushed per chunk) when the client accepts it; also long-poll
+   * answers on routes that @fastify/compress does not handle. Default true.
+   */
   gzip?: boolean
+  /**
+   * The channel routes' non-streaming replies (handshake, forward, long-poll answers, /test) and
+   * @fastify/compress, when the app registered it before this plugin. true: the app's settings apply as
+   * they are; false: the routes opt out; an object: @fastify/compress's route options for these routes
+   * (`threshold`, `encodings`…, also the way in with `global: false`). Default true.
+   */
+  compress?: boolean | Readonly<Record<string, unknown>>
 }
 
 /** A token bucket: `rate` a second on average, `burst` at once. */
@@ -249,6 +259,7 @@ export const defaults: ResolvedOptions = {
     cors: false,
     allowedHeaders: [],
     gzip: true,
+    compress: true,
   },
 }
 
@@ -351,6 +362,9 @@ function checkWebChannel (wc: Required<WebChannelTransportOptions>): void {
   if (wc.cors !== false && (typeof wc.cors !== 'object' || wc.cors === null ||
       !(typeof wc.cors.origin === 'string' || (Array.isArray(wc.cors.origin) && wc.cors.origin.every(s => typeof s === 'string'))))) {
     throw new FST_WEBCHANNEL_INVALID_OPTION('webchannel.cors', 'must be false or { origin: string | string[], credentials?: boolean }')
+  }
+  if (typeof wc.compress !== 'boolean' && (typeof wc.compress !== 'object' || wc.compress === null || Array.isArray(wc.compress))) {
+    throw new FST_WEBCHANNEL_INVALID_OPTION('webchannel.compress', 'must be a boolean or @fastify/compress route options')
   }
   if (!Array.isArray(wc.allowedHeaders) || !wc.allowedHeaders.every(h => typeof h === 'string')) {
     throw new FST_WEBCHANNEL_INVALID_OPTION('webchannel.allowedHeaders', 'must be an array of header names')

@@ -134,15 +134,22 @@ export class BindHandler {
     const conn = this.sessions.backChannel(req.sid, this.principalOf(request), req.aid)
     if (conn === 'unknown-sid') return this.unknownSid(request, reply)
     if (conn === 'aid-ahead') return sendRefusal(reply, AID_AHEAD)
-    reply.hijack()
+    // A long poll on a route @fastify/compress handles is answered through
+    // Fastify's reply, so the app's compression settings apply to it; every
+    // other back channel is written to the socket (and gzipped) by the transport.
+    const viaReply = !req.streaming && typeof (reply as { compress?: unknown }).compress === 'function'
+    if (!viaReply) reply.hijack()
     conn.openBackChannel({
       res: reply.raw,
       streaming: req.streaming,
-      gzip: this.gzipFor(request),
+      gzip: !viaReply && this.gzipFor(request),
       aid: req.aid,
       timeout: req.timeout,
       headers: request[kExtraHeaders] ?? {},
+      send: viaReply ? (body) => { reply.send(body) } : undefined,
     })
+    // Fastify waits for reply.send when the handler's promise resolves to the reply.
+    return viaReply ? reply : undefined
   }
 
   /** Unknown SID, unless this IP names unknown SIDs too fast (guessing): then 429. */

@@ -63,18 +63,22 @@ export async function registerWebChannelRoutes (fastify: FastifyInstance, hub: H
       preValidation: initHeaders(wc.allowedHeaders),
       onSend: closeWhileShuttingDown(hub),
     }
-    // compress: false — @fastify/compress would buffer the stream; the back channel gzips itself.
-    // The app's routeConfig (e.g. @fastify/rate-limit's), then ours.
-    const config = { ...opts.routeConfig, compress: false } as FastifyContextConfig
-    // Spread, not written inline: `compress` is @fastify/compress's route option, unknown to Fastify's own types.
-    const compressOff = { compress: false as const }
+    // The app's routeConfig (e.g. @fastify/rate-limit's).
+    const config = { ...opts.routeConfig } as FastifyContextConfig
+    // @fastify/compress (registered by the app before this plugin) sees every
+    // reply sent through Fastify: handshake, forward, long poll, /test init,
+    // errors. The streaming back channel is hijacked, so compress never buffers
+    // it; it gzips itself. Request bodies are never inflated (a gzip bomb is
+    // refused as malformed). Spread, not inline: `compress` and `decompress`
+    // are @fastify/compress's route options, unknown to Fastify's own types.
+    const zip = { ...(wc.compress === true ? {} : { compress: wc.compress }), decompress: false as const }
     const bind = new BindHandler(hub, opts, sessions, placement).handle
     for (const url of [opts.prefix, base + '/bind']) {
       const schema = { querystring: BindQuerySchema }
-      child.route({ method: 'POST', url, ...compressOff, config, attachValidation: true, schema: { ...schema, body: ForwardBodySchema }, ...hooks, handler: bind })
-      child.route({ method: 'GET', url, ...compressOff, config, attachValidation: true, schema, ...hooks, handler: bind })
+      child.route({ method: 'POST', url, ...zip, config, attachValidation: true, schema: { ...schema, body: ForwardBodySchema }, ...hooks, handler: bind })
+      child.route({ method: 'GET', url, ...zip, config, attachValidation: true, schema, ...hooks, handler: bind })
     }
-    child.route({ method: 'GET', url: base + '/test', ...compressOff, config, attachValidation: true, schema: { querystring: TestQuerySchema }, ...hooks, handler: testHandler(tests) })
+    child.route({ method: 'GET', url: base + '/test', ...zip, config, attachValidation: true, schema: { querystring: TestQuerySchema }, ...hooks, handler: testHandler(tests) })
     if (wc.cors !== false) {
       for (const url of [opts.prefix, base + '/bind', base + '/test']) child.options(url, { config }, preflight(wc.cors))
     }

@@ -25,6 +25,11 @@ export interface BackChannelInit {
   headers: Readonly<Record<string, string>>
   /** After end(), how long the client has to read what is left before the connection is cut (ms). */
   drainTimeout: number
+  /**
+   * Long poll only: its one body goes here (the caller's HTTP framework,
+   * whose compression settings then apply) instead of being written to `res`.
+   */
+  send?: (body: string) => void
 }
 
 type State = 'open' | 'ended'
@@ -48,6 +53,7 @@ export class BackChannel {
   private readonly gzip: Gzip | null
   private readonly compress: boolean
   private readonly drainTimeout: number
+  private readonly send: ((body: string) => void) | null
   private onGone: (() => void) | null
 
   /** `onGone` runs once if the client goes away before the server ends the GET. */
@@ -57,6 +63,7 @@ export class BackChannel {
     this.lastWrittenId = init.acked
     this.compress = init.gzip
     this.drainTimeout = init.drainTimeout
+    this.send = init.streaming ? null : init.send ?? null
     this.onGone = onGone
     const res = this.res
     const headers: Record<string, string> = { ...NO_CACHE_HEADERS, ...init.headers }
@@ -125,6 +132,11 @@ export class BackChannel {
     this.lastWrittenId = arrays[arrays.length - 1].id
     this.arraysWritten += arrays.length
     this.unitsWritten += text.length
+    if (this.send !== null) {
+      this.finish()
+      this.send(text)
+      return
+    }
     if (!this.streaming) {
       const body = this.compress ? gzipSync(text) : Buffer.from(text, 'utf8')
       if (this.compress) {
@@ -149,6 +161,7 @@ export class BackChannel {
     if (this.state !== 'open') return
     this.finish()
     if (this.gzip !== null) this.gzip.end()
+    else if (this.send !== null) this.send('')
     else if (!this.res.headersSent && !this.streaming) this.res.writeHead(200).end()
     else this.res.end()
     this.cutIfUnread()

@@ -53,6 +53,8 @@ export interface BackChannelRequest {
   /** The client's TO (longest hold it wants), ms. */
   timeout: number | null
   headers: Readonly<Record<string, string>>
+  /** Long poll: hand its body to the caller instead of writing it (BackChannelInit.send). */
+  send?: (body: string) => void
 }
 
 /** The forward POST reply: [backChannelPresent, lastArrayIdSent, unackedBytesOnBackChannel]. */
@@ -208,7 +210,7 @@ export class WebChannelConnection implements Transport {
     this.clearTimer('expiryTimer')
     if (this.store !== null && this.sink !== null) this.store.touch(this.sink.id)
     const bc = new BackChannel(
-      { res: req.res, streaming: req.streaming, gzip: req.gzip, acked: req.aid ?? -1, headers: req.headers, drainTimeout: this.opts.sessionTimeout },
+      { res: req.res, streaming: req.streaming, gzip: req.gzip, acked: req.aid ?? -1, headers: req.headers, drainTimeout: this.opts.sessionTimeout, send: req.send },
       () => { if (this.bc === bc) this.backChannelGone() })
     this.bc = bc
 
