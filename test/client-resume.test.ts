@@ -77,3 +77,27 @@ t.test('resume: false asks for nothing; a server without resume answers with a h
   t.same(asking.log.hellos, [{ a: ['webchannel.session', { id: null, resumed: false }] }], 'the hello without an id')
   await closeAll(s.app, a, b)
 })
+
+t.test('what the client sent that never arrived is sent again after the resume, once', async t => {
+  const got: unknown[] = []
+  const s = await startClientServer(app => { app.webchannel.on('in', (_ctx, n) => { got.push(n) }) })
+  const client = connect(s.base, { transport: 'websocket', WebSocket: recordingWebSocket().WebSocket, reconnect: fastReconnect })
+  await nextEvent(client, 'open')
+  const session = await s.sessions.next()
+  client.emit('in', 1)
+  await until(() => got.length === 1 ? true : undefined, 'the first message')
+  // The server stops reading, the client writes, and the connection is cut: those writes are lost.
+  const [server] = [...s.app.websocketServer.clients]
+  ;(server as unknown as { _socket: import('node:net').Socket })._socket.pause()
+  client.emit('in', 2)
+  client.emit('in', 3)
+  await new Promise(resolve => setImmediate(resolve))
+  const reopened = nextEvent(client, 'open')
+  server.terminate()
+  t.equal((await reopened).resumed, true)
+  client.emit('in', 4)
+  await until(() => got.length >= 4 ? true : undefined, '4 messages')
+  t.same(got, [1, 2, 3, 4], 'the lost ones arrived after the resume, in order, once')
+  t.equal(s.app.webchannel.sessions.get(session.id), session, 'on the same session')
+  await closeAll(s.app, client)
+})

@@ -295,9 +295,9 @@ export class Client<E extends EventMap = EventMap> {
           this.tryKind(kinds, i + 1, gen, { code, reason, kind })
         },
       }
-      const link = kind === 'websocket'
-        ? openWebSocket(websocketUrl(this.base, this.o.websocketPath, token, this.o.tokenParam, this.resume?.params()), this.webSocketCtor(), handlers,
-          this.resume === null ? undefined : (hello) => { this.resumedLink = this.resume?.hello(hello) ?? false })
+      const link: Link = kind === 'websocket'
+        ? this.resumable(openWebSocket(websocketUrl(this.base, this.o.websocketPath, token, this.o.tokenParam, this.resume?.params()), this.webSocketCtor(), handlers,
+          this.resume === null ? undefined : (hello) => { this.resumedLink = this.resume?.hello(hello, text => link.send(text)) ?? false }))
         : openWebChannel(webchannelUrl(this.base), this.options.loadWebChannel ?? noLoader, {
           params: token !== null && this.o.webchannelAuth === 'query' ? { [this.o.tokenParam]: token } : {},
           headers: token !== null && this.o.webchannelAuth === 'header' ? { Authorization: 'Bearer ' + token } : {},
@@ -311,6 +311,13 @@ export class Client<E extends EventMap = EventMap> {
     }, (err: unknown) => {
       this.tryKind(kinds, kinds.length, gen, { code: 1006, reason: 'token: ' + (err instanceof Error ? err.message : String(err)), kind })
     })
+  }
+
+  /** A WebSocket link whose messages are kept until the server acknowledges them (resent after a resume). */
+  private resumable (link: Link): Link {
+    const resume = this.resume
+    if (resume === null) return link
+    return { kind: link.kind, close: (code, reason) => link.close(code, reason), send: (text) => { resume.sent(text); link.send(text) } }
   }
 
   private webSocketCtor (): WebSocketConstructor {
@@ -544,7 +551,10 @@ export class Client<E extends EventMap = EventMap> {
   private receive (data: unknown): void {
     this.heartbeat?.seen()
     const link = this.link
-    if (link !== null && link.kind === 'websocket') this.resume?.counted(text => { if (this.link === link) link.send(text) })
+    if (link !== null && link.kind === 'websocket' && this.resume !== null) {
+      if (typeof data === 'string' && this.resume.ackFrame(data)) return
+      this.resume.counted(text => { if (this.link === link) link.send(text) })
+    }
     const m = typeof data === 'string' ? parseEnvelope(data) : decodeEnvelope(data)
     switch (m.kind) {
       case 'resolve':

@@ -6,6 +6,8 @@ export const RELAY_HEADER = 'x-webchannel-relay'
 
 // Per hop, never forwarded (RFC 9110 §7.6.1), plus what the relay sets itself.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length'])
+// A WebSocket upgrade's own headers: a question about it is asked as a plain GET.
+const UPGRADE_ONLY = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol'])
 
 /**
  * How a relay ended: the owner's answer went to the client; or the owner
@@ -68,6 +70,26 @@ export class Relay {
       // The client went away (a back channel it replaced): the owner's GET goes too.
       reply.raw.on('close', () => { if (!reply.raw.writableFinished) upstream.destroy() })
       upstream.end(body ?? undefined)
+    })
+  }
+
+  /**
+   * Ask the owner something about a session with a plain GET of `path` that
+   * carries the client's headers (so the owner's hooks authenticate it as the
+   * client): its status, or 'unreachable'.
+   */
+  ask (request: FastifyRequest, ownerUrl: string, path: string): Promise<number | 'unreachable'> {
+    return new Promise((resolve) => {
+      const headers = copyHeaders(request.raw.headers, false)
+      for (const name of UPGRADE_ONLY) delete headers[name]
+      headers[RELAY_HEADER] = this.instanceId
+      const upstream = httpRequest(new URL(path, ownerUrl), { method: 'GET', headers, agent: this.agent })
+      upstream.on('response', (res) => {
+        res.resume()
+        resolve(res.statusCode ?? 502)
+      })
+      upstream.on('error', () => resolve('unreachable'))
+      upstream.end()
     })
   }
 

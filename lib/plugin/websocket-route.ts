@@ -7,6 +7,8 @@ import type { ResolvedOptions } from '../options.js'
 import { Keepalive } from '../transports/websocket/keepalive.js'
 import { OutboundMessage, type Transport } from '../transports/transport.js'
 import { NO_RESUME_HELLO, ResumableTransport, type ResumeOptions } from '../transports/websocket/resumable.js'
+import { Relay } from './relay.js'
+import { WebSocketResume, type ResumePlan } from './websocket-resume.js'
 import { WsConnection } from '../transports/websocket/ws-connection.js'
 import { HttpRefusal, refusal } from '../errors.js'
 import { redactedRequest } from './log-redaction.js'
@@ -18,7 +20,15 @@ const kUpgradeSocket = Symbol('webchannel.upgradeSocket')
 const kUpgraded = Symbol('webchannel.upgraded')
 const kUpgradeDone = Symbol('webchannel.upgradeDone')
 const kUpgradeResponse = Symbol('webchannel.upgradeResponse')
-type TimedRequest = IncomingMessage & { [kUpgradeTimer]?: NodeJS.Timeout, [kUpgradeSocket]?: Duplex, [kUpgraded]?: boolean, [kUpgradeDone]?: () => void, [kUpgradeResponse]?: ServerResponse }
+const kResumePlan = Symbol('webchannel.resumePlan')
+type TimedRequest = IncomingMessage & {
+  [kUpgradeTimer]?: NodeJS.Timeout
+  [kUpgradeSocket]?: Duplex
+  [kUpgraded]?: boolean
+  [kUpgradeDone]?: () => void
+  [kUpgradeResponse]?: ServerResponse
+  [kResumePlan]?: ResumePlan
+}
 
 /** The subprotocol the server picks: its first preference the client offered. */
 export function pickSubprotocol (offered: Set<string>, supported: readonly string[]): string | false {
@@ -44,18 +54,9 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
   const keepalive = new Keepalive(wsOpts)
   const forgetConnection = (conn: WsConnection): void => keepalive.delete(conn)
 
-  const onUpgrade = upgradeWatch(path, wsOpts.handshakeTimeout)
-  // Prepended: it must arm the timer before @fastify/websocket routes the request.
-  fastify.server.prependListener('upgrade', onUpgrade)
-  fastify.addHook('onClose', (_i, done) => {
-    fastify.server.off('upgrade', onUpgrade)
-    keepalive.stop()
-    done()
-  })
+  watchUpgrades(fastify, path, wsOpts.handshakeTimeout, keepalive)
 
-  // Filled in by resolveOptions when not false.
-  const resumeOpts = wsOpts.resume === false ? null : wsOpts.resume as ResumeOptions
-  const resumable = (request: FastifyRequest): Resumable | null => resumeOpts === null ? null : findResumable(hub, opts, request)
+  const resume = webSocketResume(hub, opts, path)
 
   fastify.route({
     method: 'GET',
@@ -77,13 +78,19 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
     preHandler: async (request, reply) => {
       const timer = (request.raw as TimedRequest)[kUpgradeTimer]
       if (timer !== undefined) clearTimeout(timer)
-      if (!request.ws) return sendRefusal(reply, HttpRefusal.UPGRADE_REQUIRED)
+      if (!request.ws) {
+        // Another instance, whose client came back there, asks for a session of ours.
+        if (resume !== null && (request.query as { release?: unknown }).release !== undefined) return await resume.release(request, reply)
+        return sendRefusal(reply, HttpRefusal.UPGRADE_REQUIRED)
+      }
       if (refuseOrigin(request, reply, opts.origin)) return reply
       if (wsOpts.requireSubprotocol && pickSubprotocol(offeredProtocols(request), wsOpts.subprotocols) === false) {
         return sendRefusal(reply, refusal(HttpRefusal.SUBPROTOCOL_REQUIRED, `Offer one of these subprotocols: ${wsOpts.subprotocols.join(', ')}`))
       }
       // A client coming back to its own session is no new session: no admission.
-      if (resumable(request) === null) {
+      const plan = resume === null ? null : await resume.plan(request)
+      ;(request.raw as TimedRequest)[kResumePlan] = plan ?? undefined
+      if (plan === null) {
         const refused = hub.admit(opts.principal(request), request.ip)
         if (refused !== null) return sendRefusal(reply, refused)
       }
@@ -98,38 +105,47 @@ export async function registerWebSocketRoute (fastify: FastifyInstance, hub: Hub
         socket.close(opts.closeCode, opts.closeReason)
         return
       }
-      const back = resumable(request)
-      if (back !== null && back.transport.resume(conn, back.after)) {
+      const plan = (request.raw as TimedRequest)[kResumePlan]
+      if (plan !== undefined && resume !== null && resume.continueOn(plan, conn, request)) {
         keepalive.add(conn)
         return
       }
-      const transport = sessionTransport(conn, request, resumeOpts)
-      const session = hub.open({ transport, request, principal: opts.principal(request), subprotocol: socket.protocol === '' ? null : socket.protocol })
+      const principal = opts.principal(request)
+      const transport = sessionTransport(conn, request, resume, principal)
+      const session = hub.open({ transport, request, principal, subprotocol: socket.protocol === '' ? null : socket.protocol })
       keepalive.add(conn)
       session.log.debug('webchannel: websocket session opened')
     },
   })
 }
 
-interface Resumable { transport: ResumableTransport, after: number }
-
-/** A client that asks for resumability (or could not resume) gets a resumable session, or a hello saying there is none. */
-function sessionTransport (conn: WsConnection, request: FastifyRequest, resume: ResumeOptions | null): Transport {
-  if (typeof (request.query as { resume?: unknown }).resume !== 'string') return conn
-  if (resume !== null) return new ResumableTransport(conn, resume)
-  conn.send(new OutboundMessage(NO_RESUME_HELLO))
-  return conn
+function watchUpgrades (fastify: FastifyInstance, path: string, handshakeTimeout: number, keepalive: Keepalive): void {
+  const onUpgrade = upgradeWatch(path, handshakeTimeout)
+  // Prepended: it must arm the timer before @fastify/websocket routes the request.
+  fastify.server.prependListener('upgrade', onUpgrade)
+  fastify.addHook('onClose', (_i, done) => {
+    fastify.server.off('upgrade', onUpgrade)
+    keepalive.stop()
+    done()
+  })
 }
 
-/** `?resume=<id>&seq=<n>` naming a resumable session of this instance and of this principal. */
-function findResumable (hub: Hub, opts: ResolvedOptions, request: FastifyRequest): Resumable | null {
-  const q = request.query as { resume?: unknown, seq?: unknown }
-  if (typeof q.resume !== 'string' || q.resume.length < 16 || typeof q.seq !== 'string') return null
-  const session = hub.get(q.resume)
-  const after = Number(q.seq)
-  if (session === undefined || !(session.transport instanceof ResumableTransport) || !Number.isSafeInteger(after)) return null
-  if (!opts.samePrincipal(session.principal, opts.principal(request))) return null
-  return { transport: session.transport, after }
+/** WebSocket resume as the options have it: null when off; with a session store, across instances. */
+function webSocketResume (hub: Hub, opts: ResolvedOptions, path: string): WebSocketResume | null {
+  if (opts.websocket.resume === false) return null
+  const store = opts.sessionStore
+  const relay = store === null ? null : new Relay(store.instanceId)
+  if (relay !== null) hub.onClose(() => relay.close())
+  // Filled in by resolveOptions when not false.
+  return new WebSocketResume(hub, opts, opts.websocket.resume as ResumeOptions, path, store, relay)
+}
+
+/** A client that asks for resumability (or could not resume) gets a resumable session, or a hello saying there is none. */
+function sessionTransport (conn: WsConnection, request: FastifyRequest, resume: WebSocketResume | null, principal: unknown): Transport {
+  if (typeof (request.query as { resume?: unknown }).resume !== 'string') return conn
+  if (resume !== null) return new ResumableTransport(conn, resume.options, resume.persistFor(principal))
+  conn.send(new OutboundMessage(NO_RESUME_HELLO))
+  return conn
 }
 
 /**

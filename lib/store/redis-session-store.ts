@@ -84,14 +84,21 @@ export class RedisSessionStore implements SessionStore {
     await this.redis.call('DEL', this.instanceKey(this.instanceId)).catch(this.onError)
   }
 
-  create (sid: string, principal: unknown, principalKey: string): void {
-    const [h, , c] = this.keys(sid)
-    this.firstStored.set(sid, 0)
-    this.send('HSET', h, 'owner', this.instanceId, 'pkey', principalKey, 'principal', JSON.stringify(principal ?? null), 'delivered', 0, 'acked', -1)
+  create (sid: string, principal: unknown, principalKey: string, base = -1): void {
+    const [h, q, c] = this.keys(sid)
+    this.send('HSET', h, 'owner', this.instanceId, 'pkey', principalKey, 'principal', JSON.stringify(principal ?? null), 'delivered', 0, 'acked', base)
     this.send('SADD', c, '')
     this.send('PEXPIRE', h, this.sessionTtl)
     this.send('PEXPIRE', c, this.sessionTtl)
-    // The list's first entry (the `c` array) comes with append(); its TTL with touch().
+    if (base < 0) {
+      // The list's first entry (WebChannel's `c` array, id 0) comes with append(); its TTL with touch().
+      this.firstStored.set(sid, 0)
+    } else {
+      // Ids start above `base`: an empty acknowledged entry keeps the list (see the key notes).
+      this.firstStored.set(sid, base)
+      this.send('RPUSH', q, base + ':')
+      this.send('PEXPIRE', q, this.sessionTtl)
+    }
   }
 
   append (sid: string, id: number, payload: string): void {

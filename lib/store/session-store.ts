@@ -35,8 +35,11 @@ export interface SessionStore {
   /** Stop announcing; sessions still owned are released for others to take over. */
   stop (): Promise<void>
 
-  /** A new session owned by this instance. */
-  create (sid: string, principal: unknown, principalKey: string): void
+  /**
+   * A new session owned by this instance. Its messages will have ids from
+   * `base + 1` on (WebChannel: 0, the `c` array; WebSocket resume: 1).
+   */
+  create (sid: string, principal: unknown, principalKey: string, base?: number): void
   /** A server→client array, written before it can be acknowledged. */
   append (sid: string, id: number, payload: string): void
   /** The client acknowledged arrays up to `id`. */
