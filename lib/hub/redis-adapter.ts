@@ -126,14 +126,19 @@ export class RedisAdapter implements Adapter {
     this.sub.on('message', this.onMessage)
     listen(this.pub, this.pubEvents)
     listen(this.sub, this.subEvents)
+    // A lazyConnect client connects on its first command; the publisher sends none until connected.
+    if (this.pub.status === 'wait') (this.pub as { connect? (): Promise<unknown> }).connect?.().catch(noop)
     const failed = new Promise<void>(resolve => {
       this.initFailed = resolve
     })
-    await Promise.race([this.subscribe(), failed])
+    const pubReady = this.pubUp ? undefined : new Promise<void>(resolve => { this.pubReady = resolve })
+    await Promise.race([Promise.all([this.subscribe(), pubReady]), failed])
     this.initFailed = null
+    this.pubReady = null
     this.report()
   }
 
+  private pubReady: (() => void) | null = null
   private initFailed: (() => void) | null = null
 
   publish (target: Target, message: OutboundMessage): number {
@@ -214,6 +219,7 @@ export class RedisAdapter implements Adapter {
   private readonly pubEvents: Record<string, (...args: any[]) => void> = {
     ready: () => {
       this.pubUp = true
+      this.pubReady?.()
       this.flush().catch(noop)
     },
     close: () => this.lost(true),
@@ -288,7 +294,8 @@ export class RedisAdapter implements Adapter {
 
   /** Tell the hub when the state changed: down (buffering) or up (connected, buffer flushed). */
   private report (): void {
-    if (this.local === null) return
+    // During init the first state is reported once init knows it.
+    if (this.local === null || this.initFailed !== null) return
     const state = this.connected() ? 'up' : 'down'
     if (state === this.reported) return
     this.reported = state
