@@ -94,8 +94,8 @@ export class RedisAdapter implements Adapter {
   private reported: 'up' | 'down' | null = null
   private lastError: string | null = null
   private lastFlushed = 0
-  /** Subscribers of the topic (instances) when last asked while connected. */
-  private listeners = 1
+  /** Subscribers of the topic (instances) when last asked while connected; null: never connected yet. */
+  private listeners: number | null = null
   private readonly droppedBy: Partial<Record<DropReason, number>> = {}
   private dropped = 0
   private readonly unreported = new Map<DropReason, number>()
@@ -113,6 +113,9 @@ export class RedisAdapter implements Adapter {
     this.onError = options.onError ?? ((err: unknown) => this.local?.adapterEvent?.({ type: 'error', error: errorText(err) }))
     this.outbox = new Outbox(options.buffer)
     this.pubUp = isUp(this.pub)
+    // At once: a client that cannot connect emits 'error' before the plugin starts the adapter.
+    listen(this.pub, { error: this.clientError })
+    listen(this.sub, { error: this.clientError })
   }
 
   /**
@@ -204,9 +207,6 @@ export class RedisAdapter implements Adapter {
     this.sub.removeListener('message', this.onMessage)
     unlisten(this.pub, this.pubEvents)
     unlisten(this.sub, this.subEvents)
-    // Keep an error listener: a client closing later must not throw an unhandled 'error'.
-    listen(this.pub, { error: noop })
-    listen(this.sub, { error: noop })
     if (this.subscribed) await this.sub.unsubscribe(this.key).catch(noop)
   }
 
@@ -224,17 +224,16 @@ export class RedisAdapter implements Adapter {
     },
     close: () => this.lost(true),
     end: () => this.lost(true),
-    error: (err: unknown) => this.failed(err),
   }
 
   private readonly subEvents: Record<string, (...args: any[]) => void> = {
     ready: () => { this.subscribe().catch(noop) },
     close: () => this.lost(false),
     end: () => this.lost(false),
-    error: (err: unknown) => this.failed(err),
   }
 
-  private failed (err: unknown): void {
+  /** Kept from construction on, also after close(): the client never has an unhandled 'error'. */
+  private readonly clientError = (err: unknown): void => {
     this.lastError = errorText(err)
     if (this.initFailed !== null) this.initFailed()
   }
@@ -257,7 +256,6 @@ export class RedisAdapter implements Adapter {
     if (this.closed) return
     this.subscribed = true
     this.control('h', '', '', '')
-    await this.refreshListeners()
     this.report()
   }
 
@@ -266,12 +264,16 @@ export class RedisAdapter implements Adapter {
     if (n !== null && this.connected()) this.listeners = n
   }
 
-  /** After the publishing connection is back: wait for the listeners of before, then publish what waited, in order. */
+  /**
+   * After the publishing connection is back: wait for the listeners of before
+   * (an instance that booted without Redis never knew them: it waits the whole
+   * `flushWait`), then publish what waited, in order.
+   */
   private async flush (): Promise<void> {
     if (this.flushing || this.closed) return
     this.flushing = true
     const deadline = Date.now() + this.flushWait
-    const expected = this.listeners
+    const expected = this.listeners ?? Infinity
     try {
       while (this.outbox.size > 0 && this.pubUp && Date.now() < deadline) {
         const n = await this.instances().catch(() => null)
@@ -289,7 +291,6 @@ export class RedisAdapter implements Adapter {
     for (const text of texts) this.write(text)
     this.lastFlushed = texts.length
     this.report()
-    await this.refreshListeners()
   }
 
   /** Tell the hub when the state changed: down (buffering) or up (connected, buffer flushed). */
@@ -301,6 +302,8 @@ export class RedisAdapter implements Adapter {
     this.reported = state
     const event: AdapterEvent = state === 'up' ? { type: 'up', flushed: this.lastFlushed } : { type: 'down', error: this.lastError }
     this.lastFlushed = 0
+    // Connected: learn how many instances listen, for the next outage.
+    if (state === 'up') this.refreshListeners().catch(noop)
     this.local.adapterEvent?.(event)
   }
 

@@ -10,6 +10,8 @@ export interface InstanceProcess {
   wsUrl: string
   /** Milliseconds from spawn to listening. */
   bootMs: number
+  /** Milliseconds from making the adapter (after imports) to listening. */
+  startMs: number
   stdout: () => string
   stderr: () => string
   /** Its JSON log lines whose `msg` contains `text`. */
@@ -27,11 +29,11 @@ export async function startInstance (env: Record<string, string>): Promise<Insta
   let out = ''
   let err = ''
   child.stderr?.on('data', (c: Buffer) => { err += c.toString() })
-  const port = await new Promise<number>((resolve, reject) => {
+  const [port, startMs] = await new Promise<[number, number]>((resolve, reject) => {
     child.stdout?.on('data', (c: Buffer) => {
       out += c.toString()
-      const m = /LISTENING (\d+)/.exec(out)
-      if (m !== null) resolve(Number(m[1]))
+      const m = /LISTENING (\d+) (\d+)/.exec(out)
+      if (m !== null) resolve([Number(m[1]), Number(m[2])])
     })
     child.once('exit', code => reject(new Error(`instance exited (${code}) before listening:\n${out}\n${err}`)))
   })
@@ -39,6 +41,7 @@ export async function startInstance (env: Record<string, string>): Promise<Insta
   const base = `http://127.0.0.1:${port}`
   return {
     port,
+    startMs,
     url: base,
     wsUrl: `ws://127.0.0.1:${port}/channel/ws`,
     bootMs,
