@@ -207,7 +207,8 @@ export class RedisAdapter implements Adapter {
     this.sub.removeListener('message', this.onMessage)
     unlisten(this.pub, this.pubEvents)
     unlisten(this.sub, this.subEvents)
-    if (this.subscribed) await this.sub.unsubscribe(this.key).catch(noop)
+    // Bounded: a connection that went quiet must not hold up app.close().
+    if (this.subscribed) await within(this.sub.unsubscribe(this.key), this.countTimeout)
   }
 
   private connected (): boolean {
@@ -245,7 +246,7 @@ export class RedisAdapter implements Adapter {
     this.report()
   }
 
-  /** Subscribe (again: idempotent in Redis), then tell the other instances, and learn how many listen. */
+  /** Subscribe (again: idempotent in Redis); connected once the publisher is too. */
   private async subscribe (): Promise<void> {
     try {
       await this.sub.subscribe(this.key)
@@ -255,7 +256,6 @@ export class RedisAdapter implements Adapter {
     }
     if (this.closed) return
     this.subscribed = true
-    this.control('h', '', '', '')
     this.report()
   }
 
@@ -302,8 +302,11 @@ export class RedisAdapter implements Adapter {
     this.reported = state
     const event: AdapterEvent = state === 'up' ? { type: 'up', flushed: this.lastFlushed } : { type: 'down', error: this.lastError }
     this.lastFlushed = 0
-    // Connected: learn how many instances listen, for the next outage.
-    if (state === 'up') this.refreshListeners().catch(noop)
+    // Connected: say so (the others count their listeners again), and count them, for the next outage.
+    if (state === 'up') {
+      this.control('h', '', '', '')
+      this.refreshListeners().catch(noop)
+    }
     this.local.adapterEvent?.(event)
   }
 
@@ -317,9 +320,13 @@ export class RedisAdapter implements Adapter {
     if (this.outbox.size > 0) this.startSweep()
   }
 
-  /** Counts, answers and greetings are never held: stale, they would mislead. */
+  /** Counts, answers and greetings are never held (stale, they would mislead), nor counted as drops. */
   private control (kind: string, key: string, except: string, payload: string): void {
-    if (this.pubUp) this.write(this.instanceId + SEP + kind + SEP + key + SEP + except + SEP + payload)
+    if (!this.pubUp) return
+    try {
+      const r = this.pub.publish(this.key, this.instanceId + SEP + kind + SEP + key + SEP + except + SEP + payload)
+      if (r instanceof Promise) r.catch(noop)
+    } catch {}
   }
 
   private write (text: string): void {
@@ -432,6 +439,14 @@ export class RedisAdapter implements Adapter {
 }
 
 function noop (): void {}
+
+/** Waits for `p` (its failure ignored) at most `ms`. */
+function within (p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>(resolve => {
+    const timer = setTimeout(resolve, ms)
+    p.then(() => { clearTimeout(timer); resolve() }, () => { clearTimeout(timer); resolve() })
+  })
+}
 
 function errorText (err: unknown): string {
   return err instanceof Error ? err.message : String(err)
