@@ -11,7 +11,8 @@ import { connectWs } from './helpers/ws-client.js'
 
 // Redis Cluster (issue 13, item 5): three masters of the Debian redis-server
 // on free ports, joined with `redis-cli --cluster create`, and two app
-// instances (child processes) on it through redisAdapter({ cluster }).
+// instances (child processes) on it through redisAdapter({ cluster }), which
+// speaks sharded pub/sub (SPUBLISH/SSUBSCRIBE).
 
 const run = promisify(execFile)
 
@@ -30,7 +31,8 @@ t.test('two instances deliver across a three-master Redis Cluster', async t => {
     return infos.every(i => i.includes('cluster_state:ok'))
   }, 20_000)
 
-  const env = { REDIS_CLUSTER: ports.map(p => `127.0.0.1:${p}`).join(','), KEY: 'fwc-cluster-' + randomBytes(4).toString('hex') }
+  const key = 'fwc-cluster-' + randomBytes(4).toString('hex')
+  const env = { REDIS_CLUSTER: ports.map(p => `127.0.0.1:${p}`).join(','), KEY: key }
   const one = await startInstance(env)
   const two = await startInstance(env)
   t.teardown(async () => { await one.stop(); await two.stop() })
@@ -46,7 +48,12 @@ t.test('two instances deliver across a three-master Redis Cluster', async t => {
   b.wrapper.of('room:c').on('said', (text: string) => { heardByB.push(text) })
   const heardByA: string[] = []
   a.wrapper.of('room:c').on('said', (text: string) => { heardByA.push(text) })
-  t.equal(await a.wrapper.request('count', 'room:c'), 2, 'count() hears both instances (NUMSUB summed over the nodes)')
+  // Sharded pub/sub: the topic is a shard channel on exactly one node (its slot's owner), and no classic channel.
+  const shard = await Promise.all(ports.map(p => run('redis-cli', ['-p', String(p), 'pubsub', 'shardchannels']).then(r => r.stdout.trim())))
+  t.same(shard.filter(x => x === key).length, 1, 'the topic is a shard channel on one node')
+  const classic = await Promise.all(ports.map(p => run('redis-cli', ['-p', String(p), 'pubsub', 'channels']).then(r => r.stdout.trim())))
+  t.same(classic, ['', '', ''], 'no classic channel')
+  t.equal(await a.wrapper.request('count', 'room:c'), 2, 'count() hears both instances (SHARDNUMSUB summed over the nodes)')
   for (let i = 0; i < 50; i++) await a.wrapper.request('say', 'room:c', 'a' + i)
   await b.wrapper.request('say', 'room:c', 'from-b')
   await until('b heard 50 and a heard b', () => heardByB.length >= 51 && heardByA.includes('from-b'))

@@ -11,15 +11,25 @@ export interface RedisAdapterFactoryOptions extends Omit<RedisAdapterOptions, 'p
   port?: number
   /** Further ioredis options for both connections (password, tls, db, retryStrategy, …). */
   redis?: Record<string, unknown>
-  /** A Redis Cluster instead: some of its nodes (`'host:port'` or `{ host, port }`); the rest are discovered. */
+  /** A Redis Cluster (7 or newer: sharded pub/sub) instead: some of its nodes (`'host:port'` or `{ host, port }`); the rest are discovered. */
   cluster?: Array<string | { host: string, port: number }>
 }
 
 /** What the adapter needs of an ioredis client beyond RedisLike. */
 interface Client extends RedisLike {
   disconnect (): void
-  quit (): Promise<unknown>
-  nodes? (role: 'all'): Array<{ call (...args: string[]): Promise<unknown> }>
+}
+
+/** The part of an ioredis Cluster used here. */
+interface ClusterClient {
+  status: string
+  spublish (channel: string, message: string): Promise<unknown>
+  ssubscribe (channel: string): Promise<unknown>
+  sunsubscribe (channel: string): Promise<unknown>
+  on (event: string, listener: (...args: any[]) => void): unknown
+  removeListener (event: string, listener: (...args: any[]) => void): unknown
+  nodes (role: 'all'): Array<{ call (...args: string[]): Promise<unknown> }>
+  disconnect (): void
 }
 
 // Settings the fault handling depends on: commands are never queued or
@@ -54,9 +64,8 @@ class OwnedRedisAdapter implements Adapter {
     let sub: Client
     if (cluster !== undefined) {
       const nodes = cluster.map(n => typeof n === 'string' ? { host: n.slice(0, n.lastIndexOf(':')), port: Number(n.slice(n.lastIndexOf(':') + 1)) } : n)
-      pub = new ioredis.Cluster(nodes, { ...PUB, redisOptions: { ...redis } }) as unknown as Client
-      sub = new ioredis.Cluster(nodes, { ...SUB, redisOptions: { ...redis } }) as unknown as Client
-      pub.call = clusterNumsub(pub)
+      pub = sharded(new ioredis.Cluster(nodes, { ...PUB, redisOptions: { ...redis, ...PUB } }) as unknown as ClusterClient)
+      sub = sharded(new ioredis.Cluster(nodes, { ...SUB, shardedSubscribers: true, redisOptions: { ...redis, ...SUB } }) as unknown as ClusterClient)
     } else {
       const at = url ?? { host: host ?? '127.0.0.1', port: port ?? 6379 }
       pub = (typeof at === 'string' ? new ioredis.Redis(at, { ...redis, ...PUB }) : new ioredis.Redis({ ...at, ...redis, ...PUB })) as unknown as Client
@@ -87,15 +96,27 @@ class OwnedRedisAdapter implements Adapter {
 }
 
 /**
- * In a cluster a classic SUBSCRIBE lives on one node and PUBLISH reaches
- * every node; PUBSUB NUMSUB answers for one node only, so the subscribers
- * (instances) are summed over the nodes.
+ * A Cluster client speaking sharded pub/sub (Redis 7) under the RedisLike
+ * names. SPUBLISH goes to the node that owns the topic's slot, always the
+ * same one, so a publisher's order holds (a classic PUBLISH goes to any node
+ * and the cluster bus may reorder); SSUBSCRIBE listens on that node. The
+ * subscribers (instances) are summed over every node's PUBSUB SHARDNUMSUB.
  */
-function clusterNumsub (cluster: Client): (command: string, ...args: string[]) => Promise<unknown> {
-  return async (command, ...args) => {
-    const answers = await Promise.all((cluster.nodes?.('all') ?? []).map(n => n.call(command, ...args)))
-    let total = 0
-    for (const r of answers) if (Array.isArray(r) && typeof r[1] === 'number') total += r[1]
-    return [args[1], total]
+function sharded (c: ClusterClient): Client {
+  const name = (event: string): string => event === 'message' ? 'smessage' : event
+  return {
+    get status () { return c.status },
+    publish: (channel, message) => c.spublish(channel, message),
+    subscribe: (channel) => c.ssubscribe(channel),
+    unsubscribe: (channel) => c.sunsubscribe(channel),
+    on: (event: string, listener: (...args: any[]) => void) => c.on(name(event), listener),
+    removeListener: (event: string, listener: (...args: any[]) => void) => c.removeListener(name(event), listener),
+    call: async (_command: string, ...args: string[]) => {
+      const answers = await Promise.all(c.nodes('all').map(n => n.call('PUBSUB', 'SHARDNUMSUB', args[1])))
+      let total = 0
+      for (const r of answers) if (Array.isArray(r) && typeof r[1] === 'number') total += r[1]
+      return [args[1], total]
+    },
+    disconnect: () => c.disconnect(),
   }
 }
