@@ -93,7 +93,8 @@ t.test('booting while Redis is down: local traffic is served, degraded until Red
   t.teardown(async () => { await one.stop(); await two.stop(); await redis.stop() })
   t.comment(`boot with Redis down: ${one.bootMs} ms and ${two.bootMs} ms from spawn to listening, of which ${one.startMs} ms and ${two.startMs} ms from making the adapter`)
   // The adapter returns at the first refused connection; ioredis's own 20 retries (about 12 s) are not waited for.
-  t.ok(one.startMs < 3000 && two.startMs < 3000, 'the plugin does not wait for Redis')
+  // Loose, for a loaded machine: before, registration failed after ioredis's retries and the process exited.
+  t.ok(one.startMs < 8000 && two.startMs < 8000, 'the plugin does not wait for Redis')
   t.match(await health(one), { status: 'degraded', adapter: { connected: false } })
   const a1 = await listener(one.wsUrl, 'room:y')
   const a2 = await listener(one.wsUrl, 'room:y')

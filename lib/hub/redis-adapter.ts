@@ -257,6 +257,7 @@ export class RedisAdapter implements Adapter {
     if (this.closed) return
     this.subscribed = true
     this.report()
+    this.flush().catch(noop)
   }
 
   private async refreshListeners (): Promise<void> {
@@ -265,17 +266,17 @@ export class RedisAdapter implements Adapter {
   }
 
   /**
-   * After the publishing connection is back: wait for the listeners of before
+   * Once both connections are back: wait for the listeners of before
    * (an instance that booted without Redis never knew them: it waits the whole
    * `flushWait`), then publish what waited, in order.
    */
   private async flush (): Promise<void> {
-    if (this.flushing || this.closed) return
+    if (this.flushing || this.closed || !this.pubUp || !this.subscribed) return
     this.flushing = true
     const deadline = Date.now() + this.flushWait
     const expected = this.listeners ?? Infinity
     try {
-      while (this.outbox.size > 0 && this.pubUp && Date.now() < deadline) {
+      while (this.outbox.size > 0 && this.pubUp && this.subscribed && Date.now() < deadline) {
         const n = await this.instances().catch(() => null)
         if (n === null || n >= expected) break
         await new Promise(resolve => setTimeout(resolve, 50))
@@ -283,7 +284,7 @@ export class RedisAdapter implements Adapter {
     } finally {
       this.flushing = false
     }
-    if (!this.pubUp || this.closed) return
+    if (!this.pubUp || !this.subscribed || this.closed) return
     const aged = this.outbox.expire(Date.now())
     if (aged > 0) this.drop('age', aged)
     const texts = this.outbox.take()
@@ -312,10 +313,14 @@ export class RedisAdapter implements Adapter {
 
   // ---- publishing ---------------------------------------------------------
 
-  /** A delivery for the other instances: published now, or held while Redis is unreachable. */
+  /**
+   * A delivery for the other instances: published now, or held while either
+   * connection is lost (the first to notice starts the buffering; both go
+   * when Redis goes).
+   */
   private send (kind: string, key: string, except: string, payload: string): void {
     const text = this.instanceId + SEP + kind + SEP + key + SEP + except + SEP + payload
-    if (this.pubUp && !this.flushing && this.outbox.size === 0) return this.write(text)
+    if (this.pubUp && this.subscribed && !this.flushing && this.outbox.size === 0) return this.write(text)
     for (const [reason, n] of this.outbox.push(text, Date.now())) this.drop(reason, n)
     if (this.outbox.size > 0) this.startSweep()
   }
