@@ -34,6 +34,8 @@ export const FST_WEBCHANNEL_REQUEST_TIMEOUT = createError<[string]>(
   'FST_WEBCHANNEL_REQUEST_TIMEOUT', 'Request "%s" timed out', 500)
 export const FST_WEBCHANNEL_ADAPTER_TIMEOUT = createError<[string]>(
   'FST_WEBCHANNEL_ADAPTER_TIMEOUT', 'The adapter did not answer "%s" in time', 500)
+export const FST_WEBCHANNEL_ADAPTER_UNAVAILABLE = createError<[string]>(
+  'FST_WEBCHANNEL_ADAPTER_UNAVAILABLE', 'The adapter cannot answer "%s": its bus is unreachable', 500)
 
 // ---- 2. HTTP refusals ----------------------------------------------------
 
@@ -169,6 +171,7 @@ export function catalogue (): CatalogueEntry[] {
     FST_WEBCHANNEL_RESERVED_EVENT, FST_WEBCHANNEL_INVALID_SCHEMA, FST_WEBCHANNEL_DUPLICATE_CHANNEL,
     FST_WEBCHANNEL_INVALID_TARGET, FST_WEBCHANNEL_WEBSOCKET_REGISTERED, FST_WEBCHANNEL_SESSION_CLOSED,
     FST_WEBCHANNEL_SESSION_NOT_LOCAL, FST_WEBCHANNEL_REQUEST_TIMEOUT, FST_WEBCHANNEL_ADAPTER_TIMEOUT,
+    FST_WEBCHANNEL_ADAPTER_UNAVAILABLE,
   ]
   for (const E of thrown) out.push({ kind: 'thrown', code: new (E as unknown as new () => { code: string })().code })
   for (const r of Object.values(HttpRefusal)) out.push({ kind: 'http', code: r.code, status: r.statusCode })

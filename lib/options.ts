@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { FST_WEBCHANNEL_INVALID_OPTION } from './errors.js'
-import type { Adapter } from './hub/adapter.js'
+import type { Adapter, AdapterEvent } from './hub/adapter.js'
 import type { SessionStore } from './store/session-store.js'
 import type { AsyncApiOptions } from './plugin/asyncapi.js'
 import { samePrincipal } from './session/principal.js'
@@ -136,6 +136,12 @@ export interface WebChannelOptions {
   reauthenticateInterval?: number
   /** Called once when a session ends, with the reason. */
   onSessionEnd?: (session: Session, reason: EndReason, code: number, detail: string) => void
+  /**
+   * What the adapter reports: `down` (its bus is unreachable; cross-instance messages are buffered), `up`
+   * (connected again, buffer flushed), `drop` (messages given up beyond the buffer's bounds), `error`.
+   * Each is also logged. Default: none.
+   */
+  onAdapterEvent?: (event: AdapterEvent) => void
   /** Handlers get an AbortSignal that fires after this many ms; a request then fails with WEBCHANNEL_TIMEOUT. 0: none. Default 30000. */
   handlerTimeout?: number
   /** Requests from one client being handled at once; more are refused. Default 64. */
@@ -187,7 +193,7 @@ export interface WebChannelOptions {
   webchannel?: WebChannelTransportOptions
 }
 
-export type ResolvedOptions = Required<Omit<WebChannelOptions, 'websocket' | 'webchannel' | 'onConnection' | 'onSessionEnd' | 'adapter' | 'sessionStore' | 'reauthenticate' | 'rateLimit' | 'asyncapi'>> & {
+export type ResolvedOptions = Required<Omit<WebChannelOptions, 'websocket' | 'webchannel' | 'onConnection' | 'onSessionEnd' | 'onAdapterEvent' | 'adapter' | 'sessionStore' | 'reauthenticate' | 'rateLimit' | 'asyncapi'>> & {
   sessionStore: SessionStore | null
   asyncapi: false | (AsyncApiOptions & { path?: string })
   rateLimit: Required<RateLimitOptions>
@@ -195,6 +201,7 @@ export type ResolvedOptions = Required<Omit<WebChannelOptions, 'websocket' | 'we
   reauthenticate: NonNullable<WebChannelOptions['reauthenticate']> | null
   onConnection: NonNullable<WebChannelOptions['onConnection']> | null
   onSessionEnd: NonNullable<WebChannelOptions['onSessionEnd']> | null
+  onAdapterEvent: NonNullable<WebChannelOptions['onAdapterEvent']> | null
   websocket: Required<WebSocketOptions>
   webchannel: Required<WebChannelTransportOptions>
 }
@@ -209,6 +216,7 @@ export const defaults: ResolvedOptions = {
   origin: 'same-origin',
   onConnection: null,
   onSessionEnd: null,
+  onAdapterEvent: null,
   reauthenticate: null,
   reauthenticateInterval: 60_000,
   rateLimit: {
@@ -291,7 +299,7 @@ function checkTopLevel (o: ResolvedOptions): void {
   if (o.admin !== false && (typeof o.admin !== 'object' || o.admin === null || typeof o.admin.path !== 'string' || !o.admin.path.startsWith('/'))) {
     throw new FST_WEBCHANNEL_INVALID_OPTION('admin', 'must be false or { path: "/..." }')
   }
-  for (const fn of ['onConnection', 'onSessionEnd', 'reauthenticate'] as const) {
+  for (const fn of ['onConnection', 'onSessionEnd', 'onAdapterEvent', 'reauthenticate'] as const) {
     if (o[fn] !== null && typeof o[fn] !== 'function') throw new FST_WEBCHANNEL_INVALID_OPTION(fn, 'must be a function')
   }
   checkOrigin(o.origin)

@@ -12,6 +12,35 @@ export interface LocalSessions {
   deliver (target: Target, message: OutboundMessage): number
   /** How many of this instance's sessions the target reaches now. */
   count (target: Target): number
+  /** What the adapter reports: the bus lost or regained, messages dropped (the hub logs it and calls `onAdapterEvent`). */
+  adapterEvent? (event: AdapterEvent): void
+}
+
+/** Why a cross-instance message was given up. */
+export type DropReason = 'count' | 'bytes' | 'age' | 'failed' | 'closed'
+
+/**
+ * What an adapter tells the app. `down`: the bus is unreachable, cross-instance
+ * messages are buffered (local delivery goes on). `up`: connected again, after
+ * publishing `flushed` buffered messages. `drop`: `count` messages given up
+ * (`total` since start). `error`: a PUBLISH or SUBSCRIBE failed while connected.
+ */
+export type AdapterEvent =
+  | { type: 'down', error: string | null }
+  | { type: 'error', error: string }
+  | { type: 'up', flushed: number }
+  | { type: 'drop', reason: DropReason, count: number, total: number }
+
+/** An adapter's state, as `app.webchannel.health()` reports it. */
+export interface AdapterHealth {
+  /** Connected to the bus: publishing and subscribed (always true in memory). */
+  connected: boolean
+  /** Cross-instance messages waiting for the bus, and their bytes. */
+  buffered: number
+  bufferedBytes: number
+  /** Cross-instance messages given up since start, and by reason. */
+  dropped: number
+  droppedBy: Partial<Record<DropReason, number>>
 }
 
 /**
@@ -28,6 +57,8 @@ export interface Adapter {
   /** How many sessions the target reaches on every instance the adapter knows. */
   count (target: Target): Promise<number>
   close (): void | Promise<void>
+  /** The adapter's state; an adapter without it counts as always connected. */
+  health? (): AdapterHealth
 }
 
 export class MemoryAdapter implements Adapter {
@@ -47,5 +78,9 @@ export class MemoryAdapter implements Adapter {
 
   close (): void {
     this.local = null
+  }
+
+  health (): AdapterHealth {
+    return { connected: true, buffered: 0, bufferedBytes: 0, dropped: 0, droppedBy: {} }
   }
 }

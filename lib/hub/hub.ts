@@ -9,7 +9,7 @@ import { principalKey } from '../session/principal.js'
 import { newSessionId } from '../session/session-id.js'
 import { Session, type SessionHandler, type SessionOwner } from '../session/session.js'
 import type { EndReason, OutboundMessage, Transport, TransportKind } from '../transports/transport.js'
-import { MemoryAdapter, type Adapter, type LocalSessions, type Target } from './adapter.js'
+import { MemoryAdapter, type Adapter, type AdapterEvent, type AdapterHealth, type LocalSessions, type Target } from './adapter.js'
 import { Expiry, type ExpiryOptions } from './expiry.js'
 import { RateLimits, type RateLimitSettings } from './rate-limits.js'
 
@@ -24,6 +24,7 @@ export interface HubOptions extends RouterOptions, ExpiryOptions {
   maxSessionsPerPrincipal: number
   onConnection: ((session: Session) => void | Promise<void>) | null
   onSessionEnd: ((session: Session, reason: EndReason, code: number, detail: string) => void) | null
+  onAdapterEvent: ((event: AdapterEvent) => void) | null
   shutdownTimeout: number
   closeCode: number
   closeReason: string
@@ -318,6 +319,27 @@ export class Hub implements SessionOwner, LocalSessions {
       case 'channel': return countExcept(this.channels.subscribers(target.name), target.except)
       case 'all': return countExcept(this.sessions.values(), target.except)
     }
+  }
+
+  /** The adapter's report: logged here, then handed to the app's `onAdapterEvent`. */
+  adapterEvent (event: AdapterEvent): void {
+    if (event.type === 'down') this.log.warn({ error: event.error }, 'webchannel: adapter disconnected; cross-instance messages are buffered, local delivery goes on')
+    else if (event.type === 'up') this.log.info({ flushed: event.flushed }, 'webchannel: adapter connected')
+    else if (event.type === 'drop') this.log.warn({ reason: event.reason, count: event.count, total: event.total }, 'webchannel: adapter dropped cross-instance messages')
+    else this.log.warn({ error: event.error }, 'webchannel: adapter command failed')
+    const hook = this.options.onAdapterEvent
+    if (hook === null) return
+    try {
+      hook(event)
+    } catch (err) {
+      this.log.error({ err }, 'webchannel: onAdapterEvent threw')
+    }
+  }
+
+  /** `ok` while the adapter is connected (always, in memory); `degraded` while it buffers or cannot reach its bus. */
+  health (): { status: 'ok' | 'degraded', adapter: AdapterHealth } {
+    const adapter = this.adapter.health?.() ?? { connected: true, buffered: 0, bufferedBytes: 0, dropped: 0, droppedBy: {} }
+    return { status: adapter.connected ? 'ok' : 'degraded', adapter }
   }
 
   // ---- shutdown -------------------------------------------------------

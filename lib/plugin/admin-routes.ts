@@ -11,11 +11,13 @@ const CloseQuery = Type.Object({
 })
 
 /**
- * The optional admin route: list this instance's sessions, close one. No
+ * The optional admin route: list this instance's sessions, close one, its
+ * health (GET path/health: always 200, `status` says ok or degraded). No
  * guard of its own: the app's hooks decide who may call it, as on every route.
  */
 export function registerAdminRoutes (fastify: FastifyInstance, api: WebChannelApi, path: string, config: Record<string, unknown>): void {
-  fastify.get(path, { config }, async () => ({ sessions: api.inspect(), stats: api.stats() }))
+  fastify.get(path, { config }, async () => ({ sessions: api.inspect(), stats: api.stats(), health: api.health() }))
+  fastify.get(path + '/health', { config }, async () => api.health())
   fastify.delete(path + '/:id', { config, schema: { params: Params, querystring: CloseQuery } }, async (request, reply) => {
     const { id } = request.params as { id: string }
     const { code, reason } = request.query as { code?: number, reason?: string }

@@ -2,7 +2,7 @@ import type { Authorize } from '../events/channels.js'
 import type { EventContext } from '../events/context.js'
 import type { ServerHandler } from '../events/router.js'
 import type { ArgsOf, EventSchema, ResultOf } from '../events/schema.js'
-import type { Adapter } from '../hub/adapter.js'
+import type { Adapter, AdapterHealth } from '../hub/adapter.js'
 import type { Hub, RawHandler, SessionInfo } from '../hub/hub.js'
 import type { RateLimitCounts } from '../hub/rate-limits.js'
 import type { Session } from '../session/session.js'
@@ -171,6 +171,14 @@ export class WebChannelApi {
   /** How often each built-in rate limit refused something (messages, new sessions, unknown SIDs) since start. */
   get rateLimited (): Readonly<RateLimitCounts> {
     return { ...this.hub.limits.counts }
+  }
+
+  /**
+   * `ok`, or `degraded` while the adapter cannot reach its bus (Redis): local delivery goes on, cross-instance
+   * messages are buffered (`adapter.buffered`) and what the buffer's bounds give up is counted (`adapter.dropped`).
+   */
+  health (): { status: 'ok' | 'degraded', adapter: AdapterHealth } {
+    return this.hub.health()
   }
 
   /** Replace the in-memory adapter (cross-instance fan-out). */

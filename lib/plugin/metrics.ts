@@ -79,6 +79,17 @@ function describeCounters (settable: Settable, hub: Hub, meter: Meter): void {
   settable('webchannel_rate_limited_total', 'Refusals of the built-in rate limits, by limit.', ['limit'], set => {
     for (const [limit, n] of Object.entries(hub.limits.counts)) set({ limit }, n)
   })
+  settable('webchannel_adapter_connected', 'Whether the adapter is connected to its bus (1) or degraded, buffering (0).', [], set => {
+    set({}, hub.health().adapter.connected ? 1 : 0)
+  })
+  settable('webchannel_adapter_buffered', 'Cross-instance messages (and their bytes) waiting for the bus.', ['unit'], set => {
+    const a = hub.health().adapter
+    set({ unit: 'messages' }, a.buffered)
+    set({ unit: 'bytes' }, a.bufferedBytes)
+  })
+  settable('webchannel_adapter_dropped_total', 'Cross-instance messages given up, by reason (count, bytes, age, failed, closed).', ['reason'], set => {
+    for (const [reason, n] of Object.entries(hub.health().adapter.droppedBy)) set({ reason }, n ?? 0)
+  })
   settable('webchannel_queued_bytes', 'Bytes queued for peers and not yet taken or acknowledged: sum and max over sessions, by transport.', ['transport', 'stat'], set => {
     const sum = { websocket: 0, webchannel: 0 }
     const max = { websocket: 0, webchannel: 0 }
