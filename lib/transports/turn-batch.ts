@@ -8,16 +8,17 @@ import { performance } from 'node:perf_hooks'
 //
 // Bounded: a turn that emits a lot (an app looping over thousands of emits)
 // does not hold everything until it ends. Once the writes held since the last
-// flush reach BYTE_BUDGET, or the batch has been open for as long as the last
-// flush took (at least MIN_BATCH_MS), what is held is flushed at once and a
-// new batch starts. Messages then reach the wire while the loop still runs,
+// flush reach BYTE_BUDGET, or the batch has been open for half as long as the
+// last flush took (at least MIN_BATCH_MS), what is held is flushed at once and
+// a new batch starts. Messages then reach the wire while the loop still runs,
 // corked memory stays bounded, and each socket still gets several messages
-// per write: the time spent batching is at least the time spent writing.
+// per write: a message waits at most about one and a half flushes, and the
+// time spent batching is at least half the time spent writing.
 
 /** Bytes held (all sockets and sessions together) before an early flush. */
 export const BYTE_BUDGET = 1024 * 1024
 /** The shortest a batch stays open before the clock may flush it (ms). */
-export const MIN_BATCH_MS = 2
+export const MIN_BATCH_MS = 1
 /** Read the clock once per this many writes. */
 const CHECK_EVERY = 64
 
@@ -47,7 +48,7 @@ function flush (): void {
     held.delete(h)
     h.writeHeld()
   }
-  batchMs = Math.max(MIN_BATCH_MS, performance.now() - t0)
+  batchMs = Math.max(MIN_BATCH_MS, (performance.now() - t0) / 2)
 }
 
 function endOfTurn (): void {
