@@ -11,7 +11,7 @@
 // each with its own loopback source address (127.0.0.2 and up) and ≤ 5,000
 // clients. Writes bench/results/scale.{json,md}. Bounded: under 10 minutes.
 import { fork, spawnSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readdirSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -54,6 +54,8 @@ const hardKill = setTimeout(() => { log(`over ${LIMIT_MS / 1000} s: giving up`);
 hardKill.unref()
 
 let nextAddress = 2
+/** The server process under test, killed if the run fails. */
+let currentServer = null
 const workers = []
 
 function spawnWorker (proto, target, count) {
@@ -63,7 +65,13 @@ function spawnWorker (proto, target, count) {
     ? fork(join(here, 'load', 'scale-worker.mjs'), args, { execPath: 'taskset', execArgv: ['-c', '1', process.execPath], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     : fork(join(here, 'load', 'scale-worker.mjs'), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const w = { child, count, proto, localAddress }
-  child.on('exit', (code) => { if (code !== 0 && !w.exiting) { log(`worker ${localAddress} exited with ${code}`); process.exit(1) } })
+  child.on('exit', (code) => {
+    if (code === 0 || w.exiting) return
+    log(`worker ${localAddress} exited with ${code}`)
+    for (const other of workers) other.child.kill('SIGKILL')
+    currentServer?.child.kill('SIGKILL')
+    process.exit(1)
+  })
   workers.push(w)
   return w
 }
@@ -150,8 +158,13 @@ async function stopWorkers () {
   await sleep(500)
 }
 
+/** Descriptors the server process holds now (each WebChannel session may hold two: its GET and an idle keep-alive socket). */
+function fdsOf (proc) {
+  return readdirSync(`/proc/${proc.child.pid}/fd`).length
+}
+
 async function wsLevels (server, scripts) {
-  const proc = await startServer(server, scripts, { pin })
+  const proc = currentServer = await startServer(server, scripts, { pin })
   const out = []
   try {
     const base = await stats(proc, true)
@@ -171,7 +184,7 @@ async function wsLevels (server, scripts) {
 }
 
 async function webchannel (server, scripts) {
-  const proc = await startServer(server, scripts, { pin })
+  const proc = currentServer = await startServer(server, scripts, { pin })
   const out = {}
   try {
     const base = await stats(proc, true)
@@ -179,9 +192,12 @@ async function webchannel (server, scripts) {
     out.sessions = { ...await measure(proc, base, WC_SESSIONS, IDLE_TOP_MS), ...acc }
     log(`  WebChannel ${WC_SESSIONS}: ${fmtRow(out.sessions)}`)
     // Then as many WebSocket connections as still fit beside them: a broadcast to all.
-    const ws = CAP - WC_SESSIONS
+    // The forward POSTs' keep-alive sockets count too: fill up to the cap by descriptors, not by sessions.
+    const fds = fdsOf(proc)
+    const ws = Math.floor((CAP - fds) / 500) * 500
+    out.fdsWithSessions = fds
     const acc2 = await grow(proc, 'wsw', { port: proc.port, path: '/channel/ws' }, ws)
-    out.mixed = { ...await measure(proc, base, CAP, IDLE_MS), ...acc2, websocket: ws, webchannel: WC_SESSIONS }
+    out.mixed = { ...await measure(proc, base, WC_SESSIONS + ws, IDLE_MS), ...acc2, websocket: ws, webchannel: WC_SESSIONS }
     log(`  mixed ${ws} WS + ${WC_SESSIONS} WC: ${fmtRow(out.mixed)}`)
   } finally {
     await stopWorkers()
@@ -269,6 +285,7 @@ function renderScale (r) {
   const mx = wc.mixed
   const wsTop = r.results.ws.at(-1)
   lines.push(`| ${mx.websocket.toLocaleString('en-US')} WebSocket + ${mx.webchannel.toLocaleString('en-US')} WebChannel | ${k(mx.rssPerConn)} | ${k(mx.heapPerConn)} | ${mx.idleCpuPct.toFixed(2)} (${mx.idleMs / 1000} s) | ${mx.acceptMs.toFixed(0)} (+${mx.websocket.toLocaleString('en-US')} WS) | ${mx.acceptPerSecond.toFixed(0)} | ${mx.broadcastMs.toFixed(1)} | ${mx.broadcastCpuMs.toFixed(1)} | ${mx.loadavg} |`)
+  lines.push('', `With the ${WC_SESSIONS.toLocaleString('en-US')} sessions open the server held ${wc.fdsWithSessions.toLocaleString('en-US')} descriptors (a session's parked GET, plus the idle keep-alive connection its forward POSTs came on), so ${mx.websocket.toLocaleString('en-US')} WebSocket connections fit beside them under the limit.`)
   lines.push('', `Broadcast to all ${mx.n.toLocaleString('en-US')} (mixed) against raw ws to ${wsTop.n.toLocaleString('en-US')} WebSocket connections: ${x(mx.broadcastMs, wsTop.broadcastMs)} the time, ${x(mx.broadcastCpuMs, wsTop.broadcastCpuMs)} the CPU.`, '')
   return lines.join('\n')
 }
