@@ -95,7 +95,8 @@ export const SCENARIOS = [
     id: `wc-burst-${n}`,
     title: `Unpaced burst, 200 messages × 100 B emitted in one synchronous loop to ${n.toLocaleString('en-US')} long-poll subscribers (raw ws as the anchor)`,
     kind: 'fanout',
-    servers: ['ws', 'sio-polling', 'browserchannel', 'ours-wc'],
+    // socket.io polling with 2,000 clients drops POSTs (socket hang up) in this shape: 200 only.
+    servers: n === 200 ? ['ws', 'sio-polling', 'browserchannel', 'ours-wc'] : ['ws', 'browserchannel', 'ours-wc'],
     baselines: ['ws', 'browserchannel'],
     metrics: ['p50', 'p99', 'rate', 'cpuPerOpUs', 'clientBusy'],
     chart: ['p99', 'rate'],
