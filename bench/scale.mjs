@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url'
 import { buildOurs, machineInfo } from './harness/build.mjs'
 import { startServer, stopServer } from './harness/server-process.mjs'
 import { request } from './load/http.mjs'
+import { renderScale } from './harness/scale-markdown.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const resultsDir = join(here, 'results')
@@ -232,6 +233,7 @@ const report = {
   levels,
   cap: CAP,
   perWorker: PER_WORKER,
+  broadcasts: BROADCASTS,
   results,
 }
 const outBase = quick ? 'scale-quick' : 'scale'
@@ -241,51 +243,3 @@ writeFileSync(join(resultsDir, `${outBase}.md`), md)
 process.stdout.write(md)
 log(`done in ${report.elapsedSeconds}s; wrote bench/results/${outBase}.{json,md}`)
 process.exit(0)
-
-function renderScale (r) {
-  const k = (b) => (b / 1024).toFixed(2)
-  const x = (a, b) => b > 0 ? `${(a / b).toFixed(2)}×` : '–'
-  const lines = ['# Scale on one server process', '']
-  const m = r.machine
-  lines.push(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}. Commit ${m.commit ?? '?'}. ` +
-    `Versions: ${Object.entries(m.versions).map(([a, b]) => `${a} ${b}`).join(', ')}. Generated ${r.generatedAt} in ${r.elapsedSeconds} s. ` +
-    `Server pinned to CPU 0, load generators to CPU 1: ${r.pinned ? 'yes' : 'no'}.`, '')
-  lines.push(`OS limits: open files ${r.limits.nofileSoft} (soft) / ${r.limits.nofileHard} (hard) per process, net.core.somaxconn ${r.limits.somaxconn}, ` +
-    `net.ipv4.ip_local_port_range ${r.limits.ipLocalPortRange}, tcp_max_syn_backlog ${r.limits.tcpMaxSynBacklog}.`, '')
-  const skipped = r.requested.filter(n => n > r.cap)
-  if (skipped.length > 0) {
-    lines.push(`**Bounded by the machine:** ${skipped.map(n => n.toLocaleString('en-US')).join(', ')} connections were asked for, but the server holds one file descriptor per connection and ` +
-      `the hard open-file limit is ${r.limits.nofileHard} per process, so the top step is ${r.cap.toLocaleString('en-US')} (the limit less 500 for the server's own descriptors). ` +
-      'Raising it needs `ulimit -Hn` (root, or `LimitNOFILE` in a unit file) on the server host; nothing in the code is sized by it.', '')
-  }
-  lines.push(`Clients: separate load-generator processes of ≤ ${r.perWorker.toLocaleString('en-US')} clients each, each bound to its own source address (127.0.0.2 and up), so no process needs more than ${r.perWorker.toLocaleString('en-US')} descriptors and the ephemeral port range is not shared. ` +
-    'Idle CPU: server CPU over the window ÷ the window (the top step\'s window is 31 s, longer than ours\' default 30 s keepalive, so it includes one ping sweep; raw ws sends no pings). ' +
-    `Broadcast: one 100-byte message to every client, time from the emit until the last client has it (median of ${BROADCASTS}), and the server CPU it took.`, '')
-  lines.push('## WebSocket connections', '')
-  lines.push('| connections | server | RSS/conn (KiB) | heap/conn (KiB) | idle CPU (% of a core) | accept step (ms) | accepts/s | broadcast (ms) | broadcast CPU (ms) | × raw ws (RSS / heap / broadcast ms / broadcast CPU) | load avg |')
-  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|')
-  r.results.ws.forEach((w, i) => {
-    const o = r.results.ours[i]
-    for (const [label, row] of [['ws (raw)', w], ['ours', o]]) {
-      if (row === undefined) continue
-      lines.push(`| ${row.n.toLocaleString('en-US')} | ${label} | ${k(row.rssPerConn)} | ${k(row.heapPerConn)} | ${row.idleCpuPct.toFixed(2)} (${row.idleMs / 1000} s) | ${row.acceptMs.toFixed(0)} (+${row.step.toLocaleString('en-US')}) | ${row.acceptPerSecond.toFixed(0)} | ${row.broadcastMs.toFixed(1)} | ${row.broadcastCpuMs.toFixed(1)} | ` +
-        `${label === 'ours' ? [x(o.rssPerConn, w.rssPerConn), x(o.heapPerConn, w.heapPerConn), x(o.broadcastMs, w.broadcastMs), x(o.broadcastCpuMs, w.broadcastCpuMs)].join(' / ') : '1'} | ${row.loadavg} |`)
-    }
-  })
-  const ours = r.results.ours
-  const flat = ours.length > 1 ? ours.at(-1).rssPerConn / ours[0].rssPerConn : null
-  const flatWs = r.results.ws.length > 1 ? r.results.ws.at(-1).rssPerConn / r.results.ws[0].rssPerConn : null
-  lines.push('', `RSS per connection, top step ÷ 1k step: ours ${flat?.toFixed(2)}×, raw ws ${flatWs?.toFixed(2)}×.`, '')
-  const wc = r.results.oursWebChannel
-  lines.push('## WebChannel sessions (ours)', '')
-  lines.push('| clients | RSS/conn (KiB) | heap/conn (KiB) | idle CPU (% of a core) | accept step (ms) | accepts/s | broadcast (ms) | broadcast CPU (ms) | load avg |')
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
-  const s = wc.sessions
-  lines.push(`| ${WC_SESSIONS.toLocaleString('en-US')} WebChannel sessions (streaming GET parked) | ${k(s.rssPerConn)} | ${k(s.heapPerConn)} | ${s.idleCpuPct.toFixed(2)} (${s.idleMs / 1000} s) | ${s.acceptMs.toFixed(0)} | ${s.acceptPerSecond.toFixed(0)} | ${s.broadcastMs.toFixed(1)} | ${s.broadcastCpuMs.toFixed(1)} | ${s.loadavg} |`)
-  const mx = wc.mixed
-  const wsTop = r.results.ws.at(-1)
-  lines.push(`| ${mx.websocket.toLocaleString('en-US')} WebSocket + ${mx.webchannel.toLocaleString('en-US')} WebChannel | ${k(mx.rssPerConn)} | ${k(mx.heapPerConn)} | ${mx.idleCpuPct.toFixed(2)} (${mx.idleMs / 1000} s) | ${mx.acceptMs.toFixed(0)} (+${mx.websocket.toLocaleString('en-US')} WS) | ${mx.acceptPerSecond.toFixed(0)} | ${mx.broadcastMs.toFixed(1)} | ${mx.broadcastCpuMs.toFixed(1)} | ${mx.loadavg} |`)
-  lines.push('', `With the ${WC_SESSIONS.toLocaleString('en-US')} sessions open the server held ${wc.fdsWithSessions.toLocaleString('en-US')} descriptors (a session's parked GET, plus the idle keep-alive connection its forward POSTs came on), so ${mx.websocket.toLocaleString('en-US')} WebSocket connections fit beside them under the limit.`)
-  lines.push('', `Broadcast to all ${mx.n.toLocaleString('en-US')} (mixed) against raw ws to ${wsTop.n.toLocaleString('en-US')} WebSocket connections: ${x(mx.broadcastMs, wsTop.broadcastMs)} the time, ${x(mx.broadcastCpuMs, wsTop.broadcastCpuMs)} the CPU.`, '')
-  return lines.join('\n')
-}
