@@ -26,6 +26,8 @@ const option = (name) => {
   const i = argv.indexOf(name)
   return i === -1 ? undefined : argv[i + 1]
 }
+// --scale: the separate scale bench (bench/scale.mjs), many connections on one server.
+if (flag('--scale')) await import('./scale.mjs')
 const quick = flag('--quick')
 const profile = flag('--profile')
 const runs = Number(option('--runs') ?? (quick ? 1 : 3))

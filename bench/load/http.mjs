@@ -7,6 +7,12 @@ export const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, max
 export const FORM = 'application/x-www-form-urlencoded'
 export const TEXT = 'text/plain;charset=UTF-8'
 
+/** Source address for the session requests (the scale bench spreads clients over 127.0.0.2 and up). */
+let localAddress
+export function setLocalAddress (address) {
+  localAddress = address
+}
+
 /** HTTP requests made so far, by method (long-poll cost per operation). */
 export const counts = { GET: 0, POST: 0 }
 
@@ -15,7 +21,7 @@ export function request (port, method, path, body, contentType = FORM) {
   counts[method] = (counts[method] ?? 0) + 1
   return new Promise((resolve, reject) => {
     const headers = body === undefined ? {} : { 'content-type': contentType, 'content-length': Buffer.byteLength(body) }
-    const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers, localAddress }, (res) => {
       let text = ''
       res.setEncoding('utf8')
       res.on('data', (c) => { text += c })
@@ -35,7 +41,7 @@ export function request (port, method, path, body, contentType = FORM) {
 export function stream (port, path, onText) {
   counts.GET++
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: 'GET', path, agent }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'GET', path, agent, localAddress }, (res) => {
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (c) => { if (res.statusCode === 200) onText(c); else body += c })

@@ -147,7 +147,7 @@ async function echo ({ clients: n, inflight, warmMs, warmRequests = 0, durationM
 
 // ---- fan-out: `subscribers` on one channel, `messages` emitted by the server ---
 
-async function fanout ({ subscribers: n, messages, size, interval, burst }) {
+async function fanout ({ subscribers: n, messages, size, interval, burst, stamp = 'burst' }) {
   const tc = nowMs()
   const clients = await connectAll(n, 100, 60_000)
   const ts = nowMs()
@@ -176,7 +176,7 @@ async function fanout ({ subscribers: n, messages, size, interval, burst }) {
   const s0 = await stats()
   const c0 = process.cpuUsage()
   const emitMs = messages / burst * interval
-  const fired = request(job.control, 'GET', `/fanout?count=${messages}&size=${size}&interval=${interval}&burst=${burst}`)
+  const fired = request(job.control, 'GET', `/fanout?count=${messages}&size=${size}&interval=${interval}&burst=${burst}&stamp=${stamp}`)
   await until(() => received === total, emitMs + 60_000, `deliveries (${received} of ${total})`, 2)
   const c1 = process.cpuUsage(c0)
   const s1 = await stats()

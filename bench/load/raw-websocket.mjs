@@ -13,6 +13,9 @@ const OP_CLOSE = 0x8
 const OP_PING = 0x9
 
 export class RawWebSocket {
+  /** Source address for new connections (the scale bench spreads clients over 127.0.0.2 and up). */
+  static localAddress = undefined
+
   constructor (socket) {
     this.socket = socket
     this.mask = randomBytes(4)
@@ -26,7 +29,7 @@ export class RawWebSocket {
   /** Resolves once the server answered 101 (call start() after setting handlers); rejects on any other answer. */
   static open (port, path) {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port, noDelay: true })
+      const socket = connect({ host: '127.0.0.1', port, noDelay: true, localAddress: RawWebSocket.localAddress })
       const key = randomBytes(16).toString('base64')
       let head = Buffer.alloc(0)
       const onData = (d) => {

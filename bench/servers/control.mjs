@@ -2,7 +2,7 @@
 // the server under test so it never touches its routes or hooks. The load
 // generator reads the server's own CPU and memory here and triggers fan-out.
 //   GET /stats[?gc=1]  → { cpu: µs user+system, rss, heapUsed, …, conns }
-//   GET /fanout?count&size&interval&burst → emits, answers when the last one left
+//   GET /fanout?count&size&interval&burst[&stamp=message] → emits, answers when the last one left
 //   GET /heapsnapshot?file=… → writes a heap snapshot after gc (idle scenario, `snapshot` param)
 import { createServer } from 'node:http'
 import { writeHeapSnapshot } from 'node:v8'
@@ -48,6 +48,7 @@ export async function ready ({ port, emit, conns }) {
       const size = Math.min(Number(url.searchParams.get('size') ?? 100), 65_536)
       const interval = Math.max(0, Number(url.searchParams.get('interval') ?? 10))
       const burst = Math.max(1, Number(url.searchParams.get('burst') ?? 1))
+      const perMessage = url.searchParams.get('stamp') === 'message'
       // Each burst is scheduled on an absolute clock so slow emits do not stretch the schedule.
       const start = nowMs()
       let q = 0
@@ -57,8 +58,11 @@ export async function ready ({ port, emit, conns }) {
         // from that moment, not from when the server got round to it (a
         // server that writes message 1 to every socket before it even looks
         // at message 2 must not have message 2's wait left out).
+        // stamp=message: each message carries its own emit time instead (the
+        // unpaced-burst scenarios: how long after the app emitted a message
+        // it arrives, while the rest of the loop is still running).
         const burstAt = nowMs()
-        for (let b = 0; b < burst && q < count; b++) emit(tickPayload(q++, size, burstAt))
+        for (let b = 0; b < burst && q < count; b++) emit(tickPayload(q++, size, perMessage ? nowMs() : burstAt))
         if (q >= count) {
           reply({ emitted: q, ms: nowMs() - start })
           return

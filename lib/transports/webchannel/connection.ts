@@ -5,6 +5,7 @@ import type { ForwardMap } from '../../codecs/webchannel-maps.js'
 import { CloseCode } from '../../errors.js'
 import type { SessionStore, StoredSession } from '../../store/session-store.js'
 import type { EndReason, OutboundMessage, Transport, TransportSink } from '../transport.js'
+import { holdForThisTurn, spend } from '../turn-batch.js'
 import { ArrayQueue } from './array-queue.js'
 import { BackChannel } from './back-channel.js'
 import { ForwardChannel, type ForwardOutcome } from './forward-channel.js'
@@ -82,7 +83,6 @@ export class WebChannelConnection implements Transport {
   private bc: BackChannel | null = null
   /** Newest array id written to any response. */
   private lastSentId = -1
-  private flushQueued = false
   private keepaliveTimer: NodeJS.Timeout | null = null
   private maxAgeTimer: NodeJS.Timeout | null = null
   private pollTimer: NodeJS.Timeout | null = null
@@ -276,16 +276,18 @@ export class WebChannelConnection implements Transport {
   }
 
   private scheduleFlush (): void {
-    if (this.flushQueued || this.bc === null) return
-    this.flushQueued = true
-    // Everything sent in this turn goes out as one chunk. process.nextTick, not
-    // queueMicrotask: a nextTick queued from a microtask runs only once the
-    // microtask queue is empty, i.e. after the forward channel has delivered
-    // every map of the POST (one await per map), so all their answers share one GET.
-    process.nextTick(() => {
-      this.flushQueued = false
-      if (this.stateName === 'open') this.writePending(false)
-    })
+    if (this.bc === null) return
+    // Everything sent in this turn goes out as one chunk (turn-batch.ts: a
+    // nextTick, or earlier once the turn's write budget is spent). A nextTick
+    // queued from a microtask runs only once the microtask queue is empty,
+    // i.e. after the forward channel has delivered every map of the POST, so
+    // all their answers share one GET.
+    holdForThisTurn(this)
+  }
+
+  /** turn-batch.ts: write what this turn queued. */
+  writeHeld (): void {
+    if (this.stateName === 'open') this.writePending(false)
   }
 
   private detachBackChannel (): void {
@@ -322,6 +324,7 @@ export class WebChannelConnection implements Transport {
     }
     this.enqueue(payload)
     this.scheduleFlush()
+    if (this.bc !== null) spend(payload.length)
     return true
   }
 

@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { WebSocket } from 'ws'
 import { encodeBinaryFrame, encodeTextFrame } from '../../codecs/ws-frame.js'
 import type { EndReason, OutboundMessage, Transport, TransportSink } from '../transport.js'
-import { corkForThisTurn } from './write-batch.js'
+import { corkForThisTurn, spend } from '../turn-batch.js'
 
 /** How long a peer that broke the protocol may take to finish the close handshake (ms). */
 const ERROR_CLOSE_GRACE = 1500
@@ -16,7 +16,8 @@ export interface WsConnectionOptions {
 /**
  * One WebSocket carrying one session. Without permessage-deflate every
  * message is written as a frame prepared once for all recipients, straight to
- * the TCP socket, corked for the rest of the event-loop turn so that several
+ * the TCP socket, corked for the rest of the event-loop turn (or until the
+ * turn's write budget is spent: `turn-batch.ts`) so that several
  * frames leave in one write. Writes never block other recipients: a peer that
  * lets more than `maxBufferedBytes` pile up is closed with 1013.
  */
@@ -127,6 +128,7 @@ export class WsConnection implements Transport {
     } else {
       if (message.wsFrame === null) message.wsFrame = message.binary === null ? encodeTextFrame(message.json) : encodeBinaryFrame(message.binary)
       tcp.write(message.wsFrame)
+      spend(message.wsFrame.length)
     }
     return true
   }
