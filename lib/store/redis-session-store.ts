@@ -19,6 +19,8 @@ export interface RedisSessionStoreOptions {
   sessionTtl?: number
   /** Called when a command fails (Redis down): the session goes on in memory meanwhile. */
   onError?: (err: unknown) => void
+  /** How long the instance's start waits for Redis before it boots without it (ms). Default 1000. */
+  startTimeout?: number
 }
 
 // Keys: `<key>:i:<instance>` (the instance's URL, with a TTL it renews);
@@ -56,6 +58,7 @@ export class RedisSessionStore implements SessionStore {
   private readonly instanceTtl: number
   private readonly sessionTtl: number
   private readonly onError: (err: unknown) => void
+  private readonly startTimeout: number
   /** First array id still in each owned session's list: acks trim up to the acknowledged one. */
   private readonly firstStored = new Map<string, number>()
   private renewTimer: NodeJS.Timeout | null = null
@@ -67,11 +70,21 @@ export class RedisSessionStore implements SessionStore {
     this.instanceTtl = options.instanceTtl ?? 5000
     this.sessionTtl = options.sessionTtl ?? 600_000
     this.onError = options.onError ?? (() => {})
+    this.startTimeout = options.startTimeout ?? 1000
   }
 
-  /** Does not wait for Redis: an instance boots (and serves its own sessions) while Redis is down. */
+  /**
+   * Waits for the first announcement at most `startTimeout`: with Redis up the
+   * instance is known (and its connection ready) before it serves anyone; with
+   * Redis down it boots anyway and serves its own sessions.
+   */
   async start (): Promise<void> {
-    this.announce().catch(this.onError)
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      this.announce().catch(this.onError),
+      new Promise<void>(resolve => { timer = setTimeout(resolve, this.startTimeout) }),
+    ])
+    clearTimeout(timer)
     // Renew well inside the TTL, so one slow renewal does not make peers take our sessions.
     this.renewTimer = setInterval(() => { this.announce().catch(this.onError) }, Math.max(100, Math.floor(this.instanceTtl / 3)))
     this.renewTimer.unref()

@@ -202,8 +202,11 @@ export class ResumableTransport implements Transport {
       if (Number.isSafeInteger(n)) this.acknowledge(Math.min(n, this.seq))
       return undefined
     }
+    const r = (this.sink as TransportSink).receive(message)
+    // Counted (and stored) after the app took it: what it sent in reply is stored first, so a
+    // successor never has the message counted without its consequences.
     if (typeof message === 'string') this.counted()
-    return (this.sink as TransportSink).receive(message)
+    return r
   }
 
   /** One more message from the client: stored, and acknowledged now and then. */
