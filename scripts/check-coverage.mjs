@@ -4,8 +4,11 @@
 import { readFileSync } from 'node:fs'
 import { relative } from 'node:path'
 
-// 89.5, not 90: the suite measures 90.0 %, and timing-dependent paths move it by a few lines between runs.
-const THRESHOLD = Number(process.env.COVERAGE_THRESHOLD ?? 89.5)
+// 90, well under what the suite measures (98.2 %, 7778 of 7917 lines), so that timing-dependent paths never fail it.
+// A child process that runs lib/ must use tap's own loader (process.execArgv) or record no
+// coverage: another compiler's output of the same files cannot be merged and scrambles the
+// counts (tsx children made the suite measure 89.6 % instead of 98.2 %).
+const THRESHOLD = Number(process.env.COVERAGE_THRESHOLD ?? 90)
 // Files left out, each with its reason.
 const EXCLUDED = new Map([
   // The bench and example are not library code; nothing under lib/ is excluded today.

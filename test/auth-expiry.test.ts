@@ -110,3 +110,24 @@ t.test('a synchronous reauthenticate hook', async t => {
   allowed = false
   t.same(await c.closed, [1008, 'Authentication expired'])
 })
+
+t.test('a reauthenticate hook that throws synchronously ends that session; the sweep goes on to the next', async t => {
+  const s = await startApp({
+    principal: (request) => ({ id: String(request.headers['x-user']) }),
+    reauthenticateInterval: 50,
+    reauthenticate: (session) => {
+      const id = (session.principal as User).id
+      if (id === 'thrower') throw new Error('token service down')
+      return id !== 'revoked'
+    },
+  }, app => { app.webchannel.on('whoami', (ctx) => (ctx.principal as User).id) })
+  t.teardown(() => s.app.close())
+  // Opened in this order, the sweep asks about them in this order.
+  const thrower = await connectWs(s.wsUrl, { headers: { 'x-user': 'thrower' } })
+  const revoked = await connectWs(s.wsUrl, { headers: { 'x-user': 'revoked' } })
+  const keep = await connectWs(s.wsUrl, { headers: { 'x-user': 'keep' } })
+  t.same(await thrower.closed, [1008, 'Authentication expired'], 'the throw ends the session')
+  t.same(await revoked.closed, [1008, 'Authentication expired'], 'the session after it is still checked')
+  t.equal(await keep.wrapper.request('whoami'), 'keep', 'an accepted session stays')
+  keep.ws.close()
+})
