@@ -44,7 +44,7 @@ t.test('core and WebChannel chunks, gzipped', async t => {
     withWebChannelGzip: core.gz + lazy[0].gz,
   }
   t.comment(JSON.stringify(sizes))
-  t.ok(sizes.coreGzip < 8 * 1024, `core under 8 KiB gzipped (${sizes.coreGzip} B)`)
+  t.ok(sizes.coreGzip < 9 * 1024, `core under 9 KiB gzipped (WebSocket resume added 0.8 KiB) (${sizes.coreGzip} B)`)
   await mkdir(artifacts, { recursive: true })
   await writeFile(artifacts + 'client-bundle-size.json', JSON.stringify(sizes, null, 2) + '\n')
 })

@@ -11,8 +11,13 @@ export function launchChromium (): Promise<Browser> {
   return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })
 }
 
-/** What one page sent and received, as envelopes, on either transport. */
+/** What one page sent and received, as envelopes, on either transport (WebSocket resume's hello and acknowledgements aside). */
 export interface PageWire { sent: unknown[], received: unknown[] }
+
+/** WebSocket resume's own frames: `webchannel.session` (hello) and `webchannel.ack`. */
+function resumeFrame (frame: { a?: unknown[] }): boolean {
+  return frame.a?.[0] === 'webchannel.session' || frame.a?.[0] === 'webchannel.ack'
+}
 
 /** A page in its own context (own cookies and storage), logged in and connected. */
 export async function openChat (browser: Browser, origin: string, transport: string, name: string): Promise<{ page: Page, wire: PageWire }> {
@@ -21,8 +26,13 @@ export async function openChat (browser: Browser, origin: string, transport: str
   const page = await context.newPage()
   const wire: PageWire = { sent: [], received: [] }
   page.on('websocket', ws => {
-    ws.on('framesent', f => { if (typeof f.payload === 'string') wire.sent.push(JSON.parse(f.payload)) })
-    ws.on('framereceived', f => { if (typeof f.payload === 'string') wire.received.push(JSON.parse(f.payload)) })
+    const record = (into: unknown[]) => (f: { payload: string | Buffer }) => {
+      if (typeof f.payload !== 'string') return
+      const frame = JSON.parse(f.payload) as { a?: unknown[] }
+      if (!resumeFrame(frame)) into.push(frame)
+    }
+    ws.on('framesent', record(wire.sent))
+    ws.on('framereceived', record(wire.received))
   })
   page.on('request', req => {
     const body = req.postData()

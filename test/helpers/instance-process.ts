@@ -23,7 +23,8 @@ export interface InstanceProcess {
 export async function startInstance (env: Record<string, string>): Promise<InstanceProcess> {
   const started = Date.now()
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', SCRIPT], {
-    env: { ...process.env, ...env },
+    // tsx, not tap's loader: its coverage would be merged with tap's and scramble the line counts.
+    env: { ...process.env, ...env, _TAPJS_PROCESSINFO_COVERAGE_: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''

@@ -66,7 +66,7 @@ t.test('WebSocket-only and full client bundles', async t => {
   }
   t.comment(JSON.stringify(sizes))
   t.ok(sizes.websocketOnly.gzip <= sizes.full.coreGzip, 'the WebSocket-only bundle is no larger than the full core')
-  t.ok(sizes.websocketOnly.gzip < 8 * 1024, `WebSocket-only under 8 KiB gzipped (${sizes.websocketOnly.gzip} B)`)
+  t.ok(sizes.websocketOnly.gzip < 9 * 1024, `WebSocket-only under 9 KiB gzipped (WebSocket resume added 0.8 KiB) (${sizes.websocketOnly.gzip} B)`)
   await mkdir(artifacts, { recursive: true })
   await writeFile(artifacts + 'client-bundles.json', JSON.stringify(sizes, null, 2) + '\n')
 })

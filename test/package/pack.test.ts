@@ -76,7 +76,7 @@ console.log(JSON.stringify({ results, plugin: import.meta.resolve('fastify-webch
   t.equal(out.client, 'file://' + join(installed, 'dist/client/index.js'))
   for (const entry of ['fastify-webchannel/client', 'fastify-webchannel/client/websocket']) {
     t.same(out.results[entry], {
-      open: { transport: 'websocket', reconnected: false, restored: [] },
+      open: { transport: 'websocket', reconnected: false, resumed: false, restored: [] },
       echo: { n: 1, s: 'ü' },
       greeting: 'hello ' + entry,
     }, entry)

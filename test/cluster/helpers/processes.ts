@@ -69,7 +69,8 @@ export async function startInstance (env: { REDIS_PORT: number, KEY: string, NAM
   const port = env.PORT ?? await freePort()
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test', 'fixtures', 'store-instance.ts')], {
     cwd: root,
-    env: { ...process.env, PORT: String(port), REDIS_PORT: String(env.REDIS_PORT), KEY: env.KEY, NAME: env.NAME },
+    // tsx, not tap's loader: its coverage would be merged with tap's and scramble the line counts.
+    env: { ...process.env, PORT: String(port), REDIS_PORT: String(env.REDIS_PORT), KEY: env.KEY, NAME: env.NAME, _TAPJS_PROCESSINFO_COVERAGE_: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const proc = watch(child, port)
